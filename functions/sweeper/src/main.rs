@@ -1,0 +1,53 @@
+//! The sweeper: invoked every minute (an EventBridge schedule on AWS, the scheduler loop in
+//! `local/`), it fires every due timer and answers with a report of what it did.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use timers::config::Settings;
+use timers::store::dynamo::DynamoStore;
+use timers::sweep::{stop_claiming_at, SweepReport, Sweeper, SystemClock};
+use timers::webhook::HttpWebhook;
+
+/// Time kept back before the Lambda deadline, beyond the longest call, to record outcomes.
+const RECORD_MARGIN: Duration = Duration::from_secs(3);
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    timers::telemetry::init();
+    let settings = Settings::from_env()?;
+    let store = DynamoStore::from_settings(&settings).await;
+    let webhook = Arc::new(HttpWebhook::new(settings.sweep.timeouts)?);
+    let sweeper = Sweeper::new(
+        store,
+        webhook,
+        Arc::new(SystemClock),
+        settings.sweep.clone(),
+        settings.shards,
+    );
+    let sweeper = &sweeper;
+    let keep_back = settings.sweep.timeouts.total + RECORD_MARGIN;
+    run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let now = chrono::Utc::now();
+            let stop_at = stop_claiming_at(event.context.deadline, now, keep_back);
+            if stop_at <= now {
+                tracing::error!(
+                    deadline_ms = event.context.deadline,
+                    "the invocation's time is shorter than CALL_TIMEOUT_MS plus a margin, so no \
+                     timer can be fired: raise the function timeout"
+                );
+            }
+            let report: SweepReport = sweeper.sweep(Some(stop_at)).await?;
+            if report.store_errors > 0 {
+                return Err(Error::from(format!(
+                    "the sweep stopped after {} store errors; the next run resumes",
+                    report.store_errors
+                )));
+            }
+            Ok::<_, Error>(report)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Brings the whole service up on this machine, the way it runs on AWS:
+#   - the DynamoDB API (Dynoxide, data kept in local/data/timers.db) with the table created,
+#   - the functions under `cargo lambda watch` on http://127.0.0.1:9000, routed like the
+#     API Gateway HTTP API (POST /timers, GET /timers/{id}, /timers/ping/{ping_id}),
+#   - the scheduler loop that invokes the sweeper every SCHEDULER_PERIOD_SECONDS (60).
+# Ctrl-C stops everything. Settings, all optional:
+#   TIMERS_API_PORT (9000), TIMERS_STORE_PORT (8000), TIMERS_DATA_DIR (local/data),
+#   SCHEDULER_PERIOD_SECONDS (60), and any function setting (MAX_ATTEMPTS, ...) from the README.
+set -euo pipefail
+source "$(dirname "$0")/tools.sh"
+cd "$repo_root"
+
+api_port=${TIMERS_API_PORT:-9000}
+store_port=${TIMERS_STORE_PORT:-8000}
+data_dir=${TIMERS_DATA_DIR:-local/data}
+period=${SCHEDULER_PERIOD_SECONDS:-60}
+
+ensure_tools
+cargo build --workspace --bins
+
+trap 'trap - EXIT INT TERM; kill 0 2>/dev/null; wait' EXIT INT TERM
+
+mkdir -p "$data_dir"
+target/debug/timers-local store --db "$data_dir/timers.db" --port "$store_port" --table timers &
+wait_for_port "$store_port" 60
+
+env_file="$data_dir/functions.env"
+{
+  echo "TABLE_NAME=timers"
+  echo "AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$store_port"
+  echo "AWS_REGION=us-east-1"
+  echo "AWS_ACCESS_KEY_ID=local"
+  echo "AWS_SECRET_ACCESS_KEY=local"
+  echo "RUST_LOG=${RUST_LOG:-info}"
+  for name in BUCKET_SHARDS MAX_ATTEMPTS RETRY_BASE_SECONDS RETRY_MAX_SECONDS \
+    CALL_CONNECT_TIMEOUT_MS CALL_TIMEOUT_MS FIRE_CONCURRENCY SWEEP_LOOKBACK_MINUTES \
+    SWEEP_CATCHUP_MINUTES SWEEP_FIRST_LOOKBACK_MINUTES; do
+    if [ -n "${!name:-}" ]; then echo "$name=${!name}"; fi
+  done
+} > "$env_file"
+
+cargo lambda watch -A 127.0.0.1 -P "$api_port" --env-file "$env_file" --timeout 120 ${TIMERS_WATCH_FLAGS:-} &
+wait_for_port "$api_port" 300
+
+target/debug/timers-local scheduler \
+  --invoke-url "http://127.0.0.1:$api_port/2015-03-31/functions/sweeper/invocations" \
+  --every "$period" &
+
+echo "timers: API on http://127.0.0.1:$api_port, sweeping every ${period}s. Ctrl-C stops." >&2
+wait -n

@@ -1,0 +1,33 @@
+# Sourced by local/run.sh and tests/run.sh: installs what the project needs beyond Rust,
+# from PyPI only, into .venv (cargo-lambda ships its own zig; moto serves the second
+# DynamoDB implementation the tests are cross-checked against), and puts it first on PATH.
+
+CARGO_LAMBDA_VERSION=1.9.2
+MOTO_VERSION=5.2.5
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$repo_root/.venv"
+
+ensure_tools() {
+  if [ ! -x "$venv/bin/python3" ]; then
+    python3 -m venv "$venv"
+  fi
+  local wanted=("cargo-lambda==$CARGO_LAMBDA_VERSION" "$@")
+  if ! "$venv/bin/pip" install --quiet --disable-pip-version-check "${wanted[@]}"; then
+    echo "could not install ${wanted[*]} from PyPI" >&2
+    return 1
+  fi
+  export PATH="$venv/bin:$PATH"
+}
+
+# Waits until something listens on 127.0.0.1:$1, for at most $2 seconds.
+wait_for_port() {
+  local port=$1 deadline=$((SECONDS + $2))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "nothing listens on 127.0.0.1:$port after $2 s" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}

@@ -1,0 +1,149 @@
+//! Typed settings, read from the environment once at start-up. A bad value stops the
+//! function at once with a message naming the variable, rather than misbehaving later.
+
+use std::time::Duration;
+
+use crate::webhook::CallTimeouts;
+
+/// Everything an operator can tune. Only `TABLE_NAME` is required.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// `TABLE_NAME`: the DynamoDB table.
+    pub table: String,
+    /// `BUCKET_SHARDS` (default 4, 1 to 100): shards per due minute, so one busy minute is
+    /// spread over several index partitions. Raise it only: lowering it strands timers in
+    /// the shards that are no longer queried.
+    pub shards: u16,
+    pub sweep: SweepSettings,
+}
+
+/// How the sweeper fires and retries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepSettings {
+    /// `MAX_ATTEMPTS` (default 5, 1 to 100): calls before a timer is failed.
+    pub max_attempts: u32,
+    /// `RETRY_BASE_SECONDS` (default 30): the wait before the 2nd attempt; it doubles after.
+    pub retry_base: Duration,
+    /// `RETRY_MAX_SECONDS` (default 3600): the longest wait between attempts.
+    pub retry_max: Duration,
+    /// `CALL_CONNECT_TIMEOUT_MS` (default 5000) and `CALL_TIMEOUT_MS` (default 15000).
+    pub timeouts: CallTimeouts,
+    /// `FIRE_CONCURRENCY` (default 64): calls in flight at once per sweeper.
+    pub concurrency: usize,
+    /// `SWEEP_LOOKBACK_MINUTES` (default 5): recent minutes every sweep looks at again,
+    /// so a timer written just as its minute was swept is still found.
+    pub lookback_minutes: i64,
+    /// `SWEEP_CATCHUP_MINUTES` (default 360): older minutes one sweep catches up on at most;
+    /// the rest waits for the next run.
+    pub catchup_minutes: i64,
+    /// `SWEEP_FIRST_LOOKBACK_MINUTES` (default 1440): how far back the very first sweep of a
+    /// table starts, before any cursor was saved.
+    pub first_lookback_minutes: i64,
+}
+
+impl SweepSettings {
+    /// How long a claim lasts: longer than the longest call plus a margin, so a call still
+    /// in flight is never claimed again.
+    pub fn lease(&self) -> Duration {
+        self.timeouts.total + Duration::from_secs(30)
+    }
+}
+
+/// A setting that is missing or malformed.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings from any name-to-value lookup.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let number =
+            |name: &'static str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
+                let Some(raw) = get(name).filter(|v| !v.trim().is_empty()) else {
+                    return Ok(default);
+                };
+                match raw.trim().parse::<u64>() {
+                    Ok(v) if (min..=max).contains(&v) => Ok(v),
+                    _ => Err(ConfigError {
+                        name,
+                        problem: format!("'{raw}' is not a whole number from {min} to {max}"),
+                    }),
+                }
+            };
+        let table = get("TABLE_NAME")
+            .filter(|v| !v.trim().is_empty())
+            .ok_or(ConfigError {
+                name: "TABLE_NAME",
+                problem: "is required".to_owned(),
+            })?;
+        const DAY_MINUTES: u64 = 24 * 60;
+        Ok(Self {
+            table,
+            shards: number("BUCKET_SHARDS", 4, 1, 100)? as u16,
+            sweep: SweepSettings {
+                max_attempts: number("MAX_ATTEMPTS", 5, 1, 100)? as u32,
+                retry_base: Duration::from_secs(number("RETRY_BASE_SECONDS", 30, 0, 86_400)?),
+                retry_max: Duration::from_secs(number("RETRY_MAX_SECONDS", 3600, 0, 86_400)?),
+                timeouts: CallTimeouts {
+                    connect: Duration::from_millis(number(
+                        "CALL_CONNECT_TIMEOUT_MS",
+                        5000,
+                        1,
+                        60_000,
+                    )?),
+                    total: Duration::from_millis(number("CALL_TIMEOUT_MS", 15_000, 1, 300_000)?),
+                },
+                concurrency: number("FIRE_CONCURRENCY", 64, 1, 1024)? as usize,
+                lookback_minutes: number("SWEEP_LOOKBACK_MINUTES", 5, 1, 60)? as i64,
+                catchup_minutes: number("SWEEP_CATCHUP_MINUTES", 360, 1, 7 * DAY_MINUTES)? as i64,
+                first_lookback_minutes: number(
+                    "SWEEP_FIRST_LOOKBACK_MINUTES",
+                    DAY_MINUTES,
+                    0,
+                    366 * DAY_MINUTES,
+                )? as i64,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_only_the_table() {
+        let s = settings(&[("TABLE_NAME", "timers")]).unwrap();
+        assert_eq!(
+            (s.table.as_str(), s.shards, s.sweep.max_attempts),
+            ("timers", 4, 5)
+        );
+        assert!(s.sweep.lease() > s.sweep.timeouts.total);
+    }
+
+    #[test]
+    fn a_missing_table_or_bad_number_names_the_variable() {
+        assert_eq!(settings(&[]).unwrap_err().name, "TABLE_NAME");
+        let e = settings(&[("TABLE_NAME", "t"), ("BUCKET_SHARDS", "0")]).unwrap_err();
+        assert_eq!(e.name, "BUCKET_SHARDS");
+        let e = settings(&[("TABLE_NAME", "t"), ("MAX_ATTEMPTS", "many")]).unwrap_err();
+        assert_eq!(e.name, "MAX_ATTEMPTS");
+    }
+}

@@ -1,0 +1,559 @@
+//! The timer itself: ids, validated requests, stored records, and the time maths
+//! (due-minute buckets, time left, retry backoff). Nothing here does I/O or reads a clock.
+
+use std::fmt;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::InputError;
+
+/// The longest delay a timer may have: 365 days.
+pub const MAX_DELAY_SECONDS: u64 = 365 * 24 * 60 * 60;
+/// The longest target URL accepted, in bytes.
+pub const MAX_URL_BYTES: usize = 2048;
+
+const MS_PER_MINUTE: i64 = 60_000;
+
+/// A timer's id: a UUID (v7, so ids sort by creation time), shown in its hyphenated form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TimerId(Uuid);
+
+impl TimerId {
+    /// A fresh id for a timer created at `now`.
+    pub fn new(now: DateTime<Utc>) -> Self {
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            now.timestamp() as u64,
+            now.timestamp_subsec_nanos(),
+        );
+        Self(Uuid::new_v7(ts))
+    }
+
+    /// Parses an id given by a client; anything that is not a UUID is refused.
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
+        Uuid::try_parse(raw).map(Self).map_err(|_| {
+            InputError::new(
+                "invalid_id",
+                "id",
+                "the timer id must be a UUID such as 0190c6f8-3e57-7a51-9f1c-7d2b6f7a9e10",
+            )
+        })
+    }
+
+    /// Which of `shards` bucket shards this timer lives in: stable for the timer's life.
+    pub fn shard(&self, shards: u16) -> u16 {
+        // The low bits of a v7 UUID are random, so they spread timers evenly.
+        (self.0.as_u128() % u128::from(shards.max(1))) as u16
+    }
+}
+
+impl fmt::Display for TimerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// Where a timer is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimerStatus {
+    /// Waiting for its due time, or for its next attempt after a failed call.
+    Pending,
+    /// Claimed by a sweeper that is calling the URL now.
+    Firing,
+    /// The URL answered 2xx.
+    Fired,
+    /// Every attempt failed, or the target refused the call for good.
+    Failed,
+}
+
+impl TimerStatus {
+    /// Whether the timer will never be called again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Fired | Self::Failed)
+    }
+}
+
+/// A whole minute since the Unix epoch (UTC): the unit of the due-time index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Minute(pub i64);
+
+impl Minute {
+    /// The minute that contains `ms` (epoch milliseconds).
+    pub fn containing(ms: i64) -> Self {
+        Self(ms.div_euclid(MS_PER_MINUTE))
+    }
+
+    /// The minute that contains `at`.
+    pub fn of(at: DateTime<Utc>) -> Self {
+        Self::containing(at.timestamp_millis())
+    }
+
+    /// The minute `n` minutes later (earlier when negative).
+    pub fn plus(self, n: i64) -> Self {
+        Self(self.0 + n)
+    }
+
+    /// The minute in UTC, e.g. `2026-12-03T13:45Z`.
+    pub fn label(self) -> String {
+        let start = Utc
+            .timestamp_millis_opt(self.0.saturating_mul(MS_PER_MINUTE))
+            .single()
+            .unwrap_or_default();
+        start.format("%Y-%m-%dT%H:%MZ").to_string()
+    }
+
+    /// The bucket key of this minute's `shard`, e.g. `2026-12-03T13:45Z#2`.
+    pub fn bucket(self, shard: u16) -> String {
+        format!("{}#{shard}", self.label())
+    }
+}
+
+/// The bucket key a timer with this id is indexed under when it should fire at `fire_at_ms`.
+pub fn bucket_for(id: &TimerId, fire_at_ms: i64, shards: u16) -> String {
+    Minute::containing(fire_at_ms).bucket(id.shard(shards))
+}
+
+/// Whole seconds until `due_at_ms`, rounded up and never negative.
+pub fn seconds_until(due_at_ms: i64, now: DateTime<Utc>) -> u64 {
+    let left_ms = due_at_ms.saturating_sub(now.timestamp_millis());
+    if left_ms <= 0 {
+        0
+    } else {
+        (left_ms as u64).div_ceil(1000)
+    }
+}
+
+/// Converts epoch milliseconds to a UTC time (saturating at the representable range).
+pub fn utc_from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// A timer as stored: one item of the table, written by create and updated by the sweeper.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timer {
+    pub id: String,
+    pub url: String,
+    pub status: TimerStatus,
+    /// When the client created it (epoch ms, UTC).
+    pub created_at: i64,
+    /// When it is due (epoch ms, UTC).
+    pub due_at: i64,
+    /// When the next attempt may start: `due_at` at first, later after a backoff.
+    pub fire_at: i64,
+    /// Calls started so far.
+    pub attempts: u32,
+    /// The due-minute bucket: present while the timer still has to fire, so the sweeper finds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// While firing: until when the claiming sweeper owns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<i64>,
+    /// While firing: the claim's token, so only its owner records the outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_token: Option<String>,
+    /// The HTTP status of the last answer, if the last call got one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<u16>,
+    /// Why the last call failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When the last call ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_at: Option<i64>,
+    /// When the URL answered 2xx.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fired_at: Option<i64>,
+    /// When it was given up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_at: Option<i64>,
+}
+
+impl Timer {
+    /// A pending timer for `request`, created at `now`, indexed over `shards` shards.
+    pub fn new(request: &NewTimer, now: DateTime<Utc>, shards: u16) -> Self {
+        let id = TimerId::new(now);
+        let created_at = now.timestamp_millis();
+        // The delay is at most MAX_DELAY_SECONDS, so this cannot overflow.
+        let due_at = created_at + (request.delay_seconds as i64) * 1000;
+        Self {
+            id: id.to_string(),
+            url: request.url.to_string(),
+            status: TimerStatus::Pending,
+            created_at,
+            due_at,
+            fire_at: due_at,
+            attempts: 0,
+            bucket: Some(bucket_for(&id, due_at, shards)),
+            lease_until: None,
+            claim_token: None,
+            last_status: None,
+            last_error: None,
+            last_attempt_at: None,
+            fired_at: None,
+            failed_at: None,
+        }
+    }
+
+    /// Whole seconds until the timer is due: 0 once due, fired or failed.
+    pub fn time_left(&self, now: DateTime<Utc>) -> u64 {
+        if self.status.is_final() {
+            0
+        } else {
+            seconds_until(self.due_at, now)
+        }
+    }
+}
+
+/// A validated request to create a timer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTimer {
+    pub url: url::Url,
+    pub delay_seconds: u64,
+}
+
+const CREATE_FIELDS: [&str; 4] = ["url", "hours", "minutes", "seconds"];
+
+impl NewTimer {
+    /// Parses and validates a create request body. Every refusal names the field at fault.
+    pub fn from_json(body: &[u8]) -> Result<Self, InputError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(InputError::new(
+                "empty_body",
+                "body",
+                "the request body is empty: send a JSON object such as {\"url\": \"https://example.com/hook\", \"seconds\": 10}",
+            ));
+        }
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+            InputError::new(
+                "invalid_json",
+                "body",
+                format!("the request body is not valid JSON: {e}"),
+            )
+        })?;
+        let serde_json::Value::Object(fields) = value else {
+            return Err(InputError::new(
+                "invalid_body",
+                "body",
+                "the request body must be a JSON object",
+            ));
+        };
+        if let Some(unknown) = fields.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
+            return Err(InputError::new(
+                "unknown_field",
+                unknown.clone(),
+                format!(
+                    "unknown field '{unknown}': the accepted fields are {}",
+                    CREATE_FIELDS.join(", ")
+                ),
+            ));
+        }
+        let url = parse_url(fields.get("url"))?;
+        let hours = parse_count(&fields, "hours")?;
+        let minutes = parse_count(&fields, "minutes")?;
+        let seconds = parse_count(&fields, "seconds")?;
+        let delay_seconds = total_delay(hours, minutes, seconds)?;
+        Ok(Self { url, delay_seconds })
+    }
+}
+
+fn parse_url(value: Option<&serde_json::Value>) -> Result<url::Url, InputError> {
+    let raw = match value {
+        None | Some(serde_json::Value::Null) => {
+            return Err(InputError::new("missing_field", "url", "url is required"))
+        }
+        Some(serde_json::Value::String(s)) => s,
+        Some(_) => {
+            return Err(InputError::new(
+                "invalid_type",
+                "url",
+                "url must be a string",
+            ))
+        }
+    };
+    if raw.len() > MAX_URL_BYTES {
+        return Err(InputError::new(
+            "url_too_long",
+            "url",
+            format!("url must be at most {MAX_URL_BYTES} bytes"),
+        ));
+    }
+    let url = url::Url::parse(raw).map_err(|e| {
+        InputError::new(
+            "invalid_url",
+            "url",
+            format!("url must be an absolute http or https URL ({e})"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(InputError::new(
+            "invalid_url",
+            "url",
+            format!("url must use http or https, not '{}'", url.scheme()),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(InputError::new(
+            "invalid_url",
+            "url",
+            "url must name a host",
+        ));
+    }
+    Ok(url)
+}
+
+fn parse_count(
+    fields: &serde_json::Map<String, serde_json::Value>,
+    name: &'static str,
+) -> Result<u64, InputError> {
+    let refuse = |what: &str| {
+        InputError::new(
+            "invalid_number",
+            name,
+            format!("{name} must be a non-negative whole number, {what}"),
+        )
+    };
+    match fields.get(name) {
+        None => Ok(0),
+        Some(serde_json::Value::Number(n)) => match n.as_u64() {
+            Some(v) => Ok(v),
+            None if n.as_i64().is_some() => Err(refuse("not a negative one")),
+            None if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f > 0.0) => {
+                Err(delay_too_long(name))
+            }
+            None => Err(refuse("not a fraction")),
+        },
+        Some(serde_json::Value::String(_)) => Err(refuse("not a string: send 5, not \"5\"")),
+        Some(serde_json::Value::Null) => Err(refuse("not null: leave the field out for 0")),
+        Some(serde_json::Value::Bool(_)) => Err(refuse("not a boolean")),
+        Some(_) => Err(refuse("not an array or object")),
+    }
+}
+
+fn delay_too_long(field: &'static str) -> InputError {
+    InputError::new(
+        "delay_too_long",
+        field,
+        format!("the total delay must be at most {MAX_DELAY_SECONDS} seconds (365 days)"),
+    )
+}
+
+fn total_delay(hours: u64, minutes: u64, seconds: u64) -> Result<u64, InputError> {
+    let from_hours = hours.checked_mul(3600).ok_or(delay_too_long("hours"))?;
+    let from_minutes = minutes.checked_mul(60).ok_or(delay_too_long("minutes"))?;
+    let total = from_hours
+        .checked_add(from_minutes)
+        .and_then(|t| t.checked_add(seconds))
+        .ok_or(delay_too_long("seconds"))?;
+    if total > MAX_DELAY_SECONDS {
+        let field = if hours > 0 {
+            "hours"
+        } else if minutes > 0 {
+            "minutes"
+        } else {
+            "seconds"
+        };
+        return Err(delay_too_long(field));
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(rfc3339: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn refusal(body: &str) -> InputError {
+        NewTimer::from_json(body.as_bytes()).expect_err(body)
+    }
+
+    #[test]
+    fn accepts_a_full_request_and_adds_up_the_delay() {
+        let t = NewTimer::from_json(
+            br#"{"url": "https://example.com/hook?a=1", "hours": 1, "minutes": 5, "seconds": 3}"#,
+        )
+        .unwrap();
+        assert_eq!(t.delay_seconds, 3600 + 300 + 3);
+        assert_eq!(t.url.as_str(), "https://example.com/hook?a=1");
+    }
+
+    #[test]
+    fn missing_parts_of_the_delay_count_as_zero() {
+        let t = NewTimer::from_json(br#"{"url": "http://example.com", "minutes": 2}"#).unwrap();
+        assert_eq!(t.delay_seconds, 120);
+        let t = NewTimer::from_json(br#"{"url": "http://example.com"}"#).unwrap();
+        assert_eq!(t.delay_seconds, 0);
+    }
+
+    #[test]
+    fn each_bad_delay_value_is_refused_naming_its_field() {
+        for (body, field) in [
+            (r#"{"url":"http://a.b","seconds":"5"}"#, "seconds"),
+            (r#"{"url":"http://a.b","seconds":1.5}"#, "seconds"),
+            (r#"{"url":"http://a.b","minutes":-1}"#, "minutes"),
+            (r#"{"url":"http://a.b","hours":null}"#, "hours"),
+            (r#"{"url":"http://a.b","hours":true}"#, "hours"),
+            (r#"{"url":"http://a.b","hours":[1]}"#, "hours"),
+        ] {
+            let e = refusal(body);
+            assert_eq!(e.field, field, "{body}");
+            assert_eq!(e.code, "invalid_number", "{body}");
+        }
+    }
+
+    #[test]
+    fn huge_values_are_refused_without_overflow() {
+        for (body, field) in [
+            (
+                r#"{"url":"http://a.b","hours":9223372036854775807}"#,
+                "hours",
+            ),
+            (
+                r#"{"url":"http://a.b","hours":18446744073709551615}"#,
+                "hours",
+            ),
+            (
+                r#"{"url":"http://a.b","minutes":18446744073709551615}"#,
+                "minutes",
+            ),
+            (
+                r#"{"url":"http://a.b","seconds":18446744073709551615,"minutes":1}"#,
+                "seconds",
+            ),
+            (r#"{"url":"http://a.b","seconds":1e30}"#, "seconds"),
+            (r#"{"url":"http://a.b","hours":8761}"#, "hours"),
+        ] {
+            let e = refusal(body);
+            assert_eq!(
+                (e.code, e.field.as_str()),
+                ("delay_too_long", field),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn exactly_the_maximum_delay_is_accepted() {
+        let body = format!(r#"{{"url":"http://a.b","seconds":{MAX_DELAY_SECONDS}}}"#);
+        assert_eq!(
+            NewTimer::from_json(body.as_bytes()).unwrap().delay_seconds,
+            MAX_DELAY_SECONDS
+        );
+        let body = format!(
+            r#"{{"url":"http://a.b","seconds":{}}}"#,
+            MAX_DELAY_SECONDS + 1
+        );
+        assert_eq!(refusal(&body).code, "delay_too_long");
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        let long = format!(r#"{{"url":"http://a.b/{}"}}"#, "x".repeat(MAX_URL_BYTES));
+        for (body, code) in [
+            (r#"{"seconds":1}"#, "missing_field"),
+            (r#"{"url":null}"#, "missing_field"),
+            (r#"{"url":5}"#, "invalid_type"),
+            (r#"{"url":"example.com/hook"}"#, "invalid_url"),
+            (r#"{"url":"/hook"}"#, "invalid_url"),
+            (r#"{"url":"ftp://example.com/x"}"#, "invalid_url"),
+            (r#"{"url":"file:///etc/passwd"}"#, "invalid_url"),
+            (r#"{"url":"http://"}"#, "invalid_url"),
+            (long.as_str(), "url_too_long"),
+        ] {
+            let e = refusal(body);
+            assert_eq!((e.code, e.field.as_str()), (code, "url"), "{body}");
+        }
+    }
+
+    #[test]
+    fn bodies_that_are_not_a_json_object_are_refused() {
+        assert_eq!(refusal("").code, "empty_body");
+        assert_eq!(refusal("  \n").code, "empty_body");
+        assert_eq!(refusal("{").code, "invalid_json");
+        assert_eq!(refusal("[1]").code, "invalid_body");
+        assert_eq!(refusal("\"x\"").code, "invalid_body");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_so_typos_do_not_fire_early() {
+        let e = refusal(r#"{"url":"http://a.b","secnds":10}"#);
+        assert_eq!((e.code, e.field.as_str()), ("unknown_field", "secnds"));
+    }
+
+    #[test]
+    fn time_left_rounds_up_and_never_goes_negative() {
+        let now = at("2026-12-03T10:00:00Z");
+        let ms = now.timestamp_millis();
+        assert_eq!(seconds_until(ms + 10_000, now), 10);
+        assert_eq!(seconds_until(ms + 9_001, now), 10);
+        assert_eq!(seconds_until(ms + 1, now), 1);
+        assert_eq!(seconds_until(ms, now), 0);
+        assert_eq!(seconds_until(ms - 5_000, now), 0);
+    }
+
+    #[test]
+    fn time_left_is_zero_once_fired_even_if_early() {
+        let now = at("2026-12-03T10:00:00Z");
+        let mut t = Timer::new(
+            &NewTimer::from_json(br#"{"url":"http://a.b","seconds":30}"#).unwrap(),
+            now,
+            4,
+        );
+        assert_eq!(t.time_left(now), 30);
+        t.status = TimerStatus::Fired;
+        assert_eq!(t.time_left(now), 0);
+    }
+
+    #[test]
+    fn buckets_are_the_due_minute_in_utc_plus_a_stable_shard() {
+        let due = at("2026-12-03T13:45:59.999Z").timestamp_millis();
+        let id = TimerId::parse("0190c6f8-3e57-7a51-9f1c-7d2b6f7a9e13").unwrap();
+        let bucket = bucket_for(&id, due, 4);
+        assert_eq!(bucket, format!("2026-12-03T13:45Z#{}", id.shard(4)));
+        assert_eq!(id.shard(4), 3);
+        assert_eq!(id.shard(1), 0);
+        assert_eq!(
+            Minute::containing(due).plus(1),
+            Minute::of(at("2026-12-03T13:46:00Z"))
+        );
+    }
+
+    #[test]
+    fn minutes_before_the_epoch_round_down() {
+        assert_eq!(Minute::containing(-1), Minute(-1));
+        assert_eq!(Minute::containing(0), Minute(0));
+    }
+
+    #[test]
+    fn ids_parse_in_any_uuid_form_and_print_hyphenated() {
+        let id = TimerId::parse("0190C6F83E577A519F1C7D2B6F7A9E10").unwrap();
+        assert_eq!(id.to_string(), "0190c6f8-3e57-7a51-9f1c-7d2b6f7a9e10");
+        assert_eq!(TimerId::parse("nope").unwrap_err().field, "id");
+    }
+
+    #[test]
+    fn a_new_timer_is_pending_in_its_due_bucket() {
+        let now = at("2026-12-03T13:59:30Z");
+        let t = Timer::new(
+            &NewTimer::from_json(br#"{"url":"http://a.b","seconds":45}"#).unwrap(),
+            now,
+            2,
+        );
+        assert_eq!(t.status, TimerStatus::Pending);
+        assert_eq!(t.due_at, now.timestamp_millis() + 45_000);
+        assert!(t
+            .bucket
+            .as_deref()
+            .unwrap()
+            .starts_with("2026-12-03T14:00Z#"));
+    }
+}

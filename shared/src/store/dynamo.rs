@@ -1,0 +1,444 @@
+//! The DynamoDB store: one table, one sparse index.
+//!
+//! | item        | `pk`              | `sk`                        | other attributes                |
+//! |-------------|-------------------|-----------------------------|---------------------------------|
+//! | timer       | `timer#<id>`      | `timer`                     | the [`Timer`] fields            |
+//! | ping hit    | `ping#<ping_id>`  | `hit#<received ms>#<uuid>`  | the [`PingHit`] fields          |
+//! | sweep cursor| `sweeper`         | `cursor`                    | `minute` (epoch minutes)        |
+//!
+//! The global secondary index `due` is keyed by `bucket` (due minute plus shard, e.g.
+//! `2026-12-03T13:45Z#2`) and `fire_at` (epoch ms). Only timers that still have to fire carry
+//! a `bucket`, so a fired or failed timer leaves the index and no sweep sees it again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType, TableStatus,
+};
+use aws_sdk_dynamodb::Client;
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+
+use super::{Claim, DueTimer, Outcome, TimerStore};
+use crate::config::Settings;
+use crate::domain::{Minute, Timer, TimerId, TimerStatus};
+use crate::error::StoreError;
+use crate::ping::PingHit;
+
+/// The name of the due-time index.
+pub const DUE_INDEX: &str = "due";
+
+const TIMER_SK: &str = "timer";
+const CURSOR_PK: &str = "sweeper";
+const CURSOR_SK: &str = "cursor";
+
+type Item = HashMap<String, AttributeValue>;
+
+/// A [`TimerStore`] over one DynamoDB table.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// A DynamoDB client configured the standard AWS way (region, credentials, and
+    /// `AWS_ENDPOINT_URL_DYNAMODB` to point it at a local server).
+    pub async fn client_from_env() -> Client {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Client::new(&config)
+    }
+
+    /// A client for a DynamoDB-API server at `endpoint` (Dynoxide or moto on 127.0.0.1),
+    /// with throwaway credentials. For the local stack and the tests only.
+    pub fn client_for_endpoint(endpoint: &str) -> Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local", "local", None, None, "local",
+            ))
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// The store named by `settings`, with a client configured from the environment.
+    pub async fn from_settings(settings: &Settings) -> Arc<dyn TimerStore> {
+        Arc::new(Self::new(Self::client_from_env().await, &settings.table))
+    }
+
+    fn key(pk: String, sk: &str) -> Item {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(pk)),
+            ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+        ])
+    }
+
+    fn timer_key(id: &str) -> Item {
+        Self::key(format!("timer#{id}"), TIMER_SK)
+    }
+
+    fn update_timer(&self, id: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::timer_key(id)))
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn status(v: TimerStatus) -> AttributeValue {
+    s(match v {
+        TimerStatus::Pending => "pending",
+        TimerStatus::Firing => "firing",
+        TimerStatus::Fired => "fired",
+        TimerStatus::Failed => "failed",
+    })
+}
+
+fn is_condition_failure<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+/// Declares every `#name` placeholder used in `expressions` as the attribute `name`.
+/// DynamoDB refuses declared names that no expression uses, so only those are declared.
+fn with_names(
+    mut update: UpdateItemFluentBuilder,
+    expressions: &[&str],
+) -> UpdateItemFluentBuilder {
+    let mut names: Vec<&str> = expressions
+        .iter()
+        .flat_map(|e| e.split('#').skip(1))
+        .map(|rest| {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        update = update.expression_attribute_names(format!("#{name}"), name);
+    }
+    update
+}
+
+#[async_trait]
+impl TimerStore for DynamoStore {
+    async fn insert_timer(&self, timer: &Timer) -> Result<(), StoreError> {
+        let mut item: Item = to_item(timer)?;
+        item.extend(Self::timer_key(&timer.id));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| StoreError::request("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn get_timer(&self, id: &TimerId) -> Result<Option<Timer>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::timer_key(&id.to_string())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("GetItem", e))?;
+        Ok(out.item.map(from_item).transpose()?)
+    }
+
+    async fn due_timers(&self, bucket: &str, now: i64) -> Result<Vec<DueTimer>, StoreError> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(DUE_INDEX)
+                .key_condition_expression("#bucket = :bucket AND #fire_at <= :now")
+                .expression_attribute_names("#bucket", "bucket")
+                .expression_attribute_names("#fire_at", "fire_at")
+                .expression_attribute_values(":bucket", s(bucket))
+                .expression_attribute_values(":now", n(now))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::request("Query", e))?;
+            found.extend(page.items().iter().filter_map(due_timer));
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    async fn claim(&self, id: &str, claim: &Claim) -> Result<Option<Timer>, StoreError> {
+        const UPDATE: &str =
+            "SET #status = :firing, #lease_until = :lease, #claim_token = :token ADD #attempts :one";
+        const CONDITION: &str =
+            "attribute_exists(pk) AND ((#status = :pending AND #fire_at <= :now) \
+             OR (#status = :firing AND #lease_until < :now))";
+        let result = with_names(self.update_timer(id), &[UPDATE, CONDITION])
+            .update_expression(UPDATE)
+            .condition_expression(CONDITION)
+            .expression_attribute_values(":firing", status(TimerStatus::Firing))
+            .expression_attribute_values(":pending", status(TimerStatus::Pending))
+            .expression_attribute_values(":lease", n(claim.lease_until))
+            .expression_attribute_values(":token", s(&claim.token))
+            .expression_attribute_values(":now", n(claim.now))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.attributes.map(from_item).transpose()?),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(StoreError::request("UpdateItem", e)),
+        }
+    }
+
+    async fn finish(&self, id: &str, token: &str, outcome: &Outcome) -> Result<bool, StoreError> {
+        const CONDITION: &str = "#status = :firing AND #claim_token = :token";
+        let update = self
+            .update_timer(id)
+            .condition_expression(CONDITION)
+            .expression_attribute_values(":firing", status(TimerStatus::Firing))
+            .expression_attribute_values(":token", s(token));
+        let (at, last_status) = match outcome {
+            Outcome::Fired { at, status } => (*at, Some(*status)),
+            Outcome::Retry { at, status, .. } | Outcome::Failed { at, status, .. } => {
+                (*at, *status)
+            }
+        };
+        let mut set = vec!["#status = :status", "#last_attempt_at = :at"];
+        let mut remove = vec!["#lease_until", "#claim_token"];
+        let mut update = update.expression_attribute_values(":at", n(at));
+        match last_status {
+            Some(code) => {
+                set.push("#last_status = :last_status");
+                update = update.expression_attribute_values(":last_status", n(code));
+            }
+            None => remove.push("#last_status"),
+        }
+        update = match outcome {
+            Outcome::Fired { .. } => {
+                set.push("#fired_at = :at");
+                remove.extend(["#bucket", "#last_error"]);
+                update.expression_attribute_values(":status", status(TimerStatus::Fired))
+            }
+            Outcome::Retry {
+                error,
+                fire_at,
+                bucket,
+                ..
+            } => {
+                set.extend([
+                    "#last_error = :error",
+                    "#fire_at = :fire_at",
+                    "#bucket = :bucket",
+                ]);
+                update
+                    .expression_attribute_values(":status", status(TimerStatus::Pending))
+                    .expression_attribute_values(":error", s(error))
+                    .expression_attribute_values(":fire_at", n(fire_at))
+                    .expression_attribute_values(":bucket", s(bucket))
+            }
+            Outcome::Failed { error, .. } => {
+                set.extend(["#failed_at = :at", "#last_error = :error"]);
+                remove.push("#bucket");
+                update
+                    .expression_attribute_values(":status", status(TimerStatus::Failed))
+                    .expression_attribute_values(":error", s(error))
+            }
+        };
+        let expression = format!("SET {} REMOVE {}", set.join(", "), remove.join(", "));
+        let update = with_names(update, &[&expression, CONDITION]).update_expression(expression);
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(StoreError::request("UpdateItem", e)),
+        }
+    }
+
+    async fn sweep_cursor(&self) -> Result<Option<Minute>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(CURSOR_PK.to_owned(), CURSOR_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("GetItem", e))?;
+        let minute = out
+            .item
+            .as_ref()
+            .and_then(|item| item.get("minute"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .map(Minute);
+        Ok(minute)
+    }
+
+    async fn set_sweep_cursor(&self, minute: Minute) -> Result<(), StoreError> {
+        let mut item = Self::key(CURSOR_PK.to_owned(), CURSOR_SK);
+        item.insert("minute".to_owned(), n(minute.0));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| StoreError::request("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn record_hit(&self, hit: &PingHit) -> Result<(), StoreError> {
+        let mut item: Item = to_item(hit)?;
+        let sk = format!("hit#{:016}#{}", hit.received_at, uuid::Uuid::new_v4());
+        item.extend(Self::key(format!("ping#{}", hit.ping_id), &sk));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| StoreError::request("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn hits(&self, ping_id: &str, limit: usize) -> Result<Vec<PingHit>, StoreError> {
+        let mut hits = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("ping#{ping_id}")))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::request("Query", e))?;
+            for item in page.items() {
+                if hits.len() == limit {
+                    return Ok(hits);
+                }
+                hits.push(from_item(item.clone())?);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(hits),
+            }
+        }
+    }
+}
+
+fn due_timer(item: &Item) -> Option<DueTimer> {
+    let id = item.get("pk")?.as_s().ok()?.strip_prefix("timer#")?;
+    let fire_at = item.get("fire_at")?.as_n().ok()?.parse().ok()?;
+    Some(DueTimer {
+        id: id.to_owned(),
+        fire_at,
+    })
+}
+
+/// Creates the table and its index if they do not exist yet, and waits until it is active.
+/// Used by the local stack and the tests; on AWS, `template.yaml` creates the same table.
+pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<(), StoreError> {
+    let attribute = |name: &str, kind| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(kind)
+            .build()
+            .expect("name and type are set")
+    };
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("name and type are set")
+    };
+    let due_index = GlobalSecondaryIndex::builder()
+        .index_name(DUE_INDEX)
+        .key_schema(key("bucket", KeyType::Hash))
+        .key_schema(key("fire_at", KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        )
+        .build()
+        .expect("name, keys and projection are set");
+    let created = client
+        .create_table()
+        .table_name(table)
+        .attribute_definitions(attribute("pk", ScalarAttributeType::S))
+        .attribute_definitions(attribute("sk", ScalarAttributeType::S))
+        .attribute_definitions(attribute("bucket", ScalarAttributeType::S))
+        .attribute_definitions(attribute("fire_at", ScalarAttributeType::N))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .global_secondary_indexes(due_index)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(e) => return Err(StoreError::request("CreateTable", e)),
+    }
+    for _ in 0..600 {
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("DescribeTable", e))?;
+        if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(StoreError::request(
+        "DescribeTable",
+        std::io::Error::other(format!("table {table} did not become active within 60 s")),
+    ))
+}
