@@ -33,11 +33,11 @@ pub struct SweepSettings {
     /// `SWEEP_LOOKBACK_MINUTES` (default 5): recent minutes every sweep looks at again,
     /// so a timer written just as its minute was swept is still found.
     pub lookback_minutes: i64,
-    /// `SWEEP_CATCHUP_MINUTES` (default 360): older minutes one sweep catches up on at most;
-    /// the rest waits for the next run.
+    /// `SWEEP_CATCHUP_MINUTES` (default 1440): older minutes one sweep catches up on at most;
+    /// the rest waits for the next run. Each minute costs one query per shard.
     pub catchup_minutes: i64,
-    /// `SWEEP_FIRST_LOOKBACK_MINUTES` (default 1440): how far back the very first sweep of a
-    /// table starts, before any cursor was saved.
+    /// `SWEEP_FIRST_LOOKBACK_MINUTES` (default 60): how far back the very first sweep of a
+    /// table starts, before any cursor was saved (the schedule starts with the deployment).
     pub first_lookback_minutes: i64,
 }
 
@@ -103,10 +103,11 @@ impl Settings {
                 },
                 concurrency: number("FIRE_CONCURRENCY", 64, 1, 1024)? as usize,
                 lookback_minutes: number("SWEEP_LOOKBACK_MINUTES", 5, 1, 60)? as i64,
-                catchup_minutes: number("SWEEP_CATCHUP_MINUTES", 360, 1, 7 * DAY_MINUTES)? as i64,
+                catchup_minutes: number("SWEEP_CATCHUP_MINUTES", DAY_MINUTES, 1, 7 * DAY_MINUTES)?
+                    as i64,
                 first_lookback_minutes: number(
                     "SWEEP_FIRST_LOOKBACK_MINUTES",
-                    DAY_MINUTES,
+                    60,
                     0,
                     366 * DAY_MINUTES,
                 )? as i64,

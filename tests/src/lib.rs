@@ -1,1 +1,252 @@
+//! The integration tests' harness: a real DynamoDB-API server (Dynoxide embedded on 127.0.0.1,
+//! or any server named by `TIMERS_TEST_DYNAMODB_ENDPOINT`, such as moto), a fresh table per
+//! test, real HTTP receivers on 127.0.0.1, a settable clock, and the service wired exactly as
+//! the functions wire it.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use timers::config::{Settings, SweepSettings};
+use timers::service::Timers;
+use timers::store::dynamo::{create_table_if_missing, DynamoStore};
+use timers::store::TimerStore;
+use timers::sweep::{Clock, Sweeper};
+use timers::webhook::{CallTimeouts, HttpWebhook, ATTEMPT_HEADER, TIMER_ID_HEADER};
+
+/// How long any wait in a test may take before it fails: generous, for a loaded machine.
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Waits until `check` holds, polling; panics with `what` after [`DEADLINE`].
+pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A clock the test sets by hand.
+#[derive(Clone)]
+pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl ManualClock {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self(Arc::new(Mutex::new(now)))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// The DynamoDB-API endpoint for this test: an external one if `TIMERS_TEST_DYNAMODB_ENDPOINT`
+/// is set, else a Dynoxide server started in this process on a free port.
+pub async fn store_endpoint() -> String {
+    if let Ok(endpoint) = std::env::var("TIMERS_TEST_DYNAMODB_ENDPOINT") {
+        return endpoint;
+    }
+    let db = dynoxide::Database::memory().expect("an in-memory Dynoxide database");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(dynoxide::server::serve_with_shutdown(
+        listener,
+        db,
+        std::future::pending(),
+    ));
+    endpoint
+}
+
+/// Settings for tests: the defaults, with short retries and calls.
+pub fn test_settings(table: &str) -> Settings {
+    let mut settings =
+        Settings::from_lookup(|name| (name == "TABLE_NAME").then(|| table.to_owned())).unwrap();
+    settings.sweep.retry_base = Duration::from_secs(1);
+    settings.sweep.timeouts = CallTimeouts {
+        connect: Duration::from_secs(5),
+        total: Duration::from_secs(5),
+    };
+    settings
+}
+
+/// One test's service: its own table, a manual clock, the real HTTP webhook client.
+pub struct TestApp {
+    pub store: Arc<dyn TimerStore>,
+    pub timers: Timers,
+    pub clock: ManualClock,
+    pub settings: Settings,
+}
+
+impl TestApp {
+    /// A new table on the test's store server, with settings changed by `tune`.
+    pub async fn start_with(tune: impl FnOnce(&mut Settings)) -> Self {
+        let endpoint = store_endpoint().await;
+        let client = DynamoStore::client_for_endpoint(&endpoint);
+        let table = format!("timers-{}", uuid::Uuid::new_v4().simple());
+        create_table_if_missing(&client, &table).await.unwrap();
+        let mut settings = test_settings(&table);
+        tune(&mut settings);
+        let store: Arc<dyn TimerStore> = Arc::new(DynamoStore::new(client, &table));
+        Self {
+            timers: Timers::new(store.clone(), settings.shards),
+            store,
+            clock: ManualClock::new(Utc::now()),
+            settings,
+        }
+    }
+
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// A sweeper over this app's store and clock, with the real HTTP client.
+    pub fn sweeper(&self) -> Sweeper {
+        self.sweeper_with(self.settings.sweep.clone())
+    }
+
+    pub fn sweeper_with(&self, sweep: SweepSettings) -> Sweeper {
+        let webhook = HttpWebhook::new(sweep.timeouts).unwrap();
+        Sweeper::new(
+            self.store.clone(),
+            Arc::new(webhook),
+            Arc::new(self.clock.clone()),
+            sweep,
+            self.settings.shards,
+        )
+    }
+
+    /// Creates a timer through the API, as `POST /timers` does; returns its JSON view.
+    pub async fn create(&self, body: serde_json::Value) -> serde_json::Value {
+        let answer = timers::api::create_timer(
+            &self.timers,
+            Some("application/json"),
+            body.to_string().as_bytes(),
+            self.now(),
+        )
+        .await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        answer.body
+    }
+
+    /// Reads a timer through the API, as `GET /timers/{id}` does.
+    pub async fn get(&self, id: &str) -> serde_json::Value {
+        let answer = timers::api::get_timer(&self.timers, id, self.now()).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.body
+    }
+}
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub path: String,
+    pub timer_id: Option<String>,
+    pub attempt: Option<String>,
+    pub body: String,
+    pub at: Instant,
+}
+
+#[derive(Default)]
+struct Received {
+    hits: Mutex<Vec<Hit>>,
+}
+
+/// A real HTTP server on 127.0.0.1 that records every request. What it answers depends on
+/// the path's first segment:
+/// `/ok/..` 200; `/status/{code}/..` that status; `/retry-after/{secs}/..` 503 with
+/// `Retry-After`; `/redirect/..` 302 to `/ok/..`; `/hang/..` never answers.
+pub struct Receiver {
+    pub base: String,
+    received: Arc<Received>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let received = Arc::new(Received::default());
+        let app = Router::new()
+            .route("/{*path}", any(receive))
+            .with_state(received.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { base, received }
+    }
+
+    /// The full URL of `path` on this receiver.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn hits(&self) -> Vec<Hit> {
+        self.received.hits.lock().unwrap().clone()
+    }
+
+    /// How many requests each timer id sent.
+    pub fn hits_by_timer(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for hit in self.hits() {
+            *counts.entry(hit.timer_id.unwrap_or_default()).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+async fn receive(
+    State(received): State<Arc<Received>>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    received.hits.lock().unwrap().push(Hit {
+        path: format!("/{path}"),
+        timer_id: header(TIMER_ID_HEADER),
+        attempt: header(ATTEMPT_HEADER),
+        body,
+        at: Instant::now(),
+    });
+    let segments: Vec<&str> = path.split('/').collect();
+    match segments.as_slice() {
+        ["status", code, ..] => StatusCode::from_u16(code.parse().unwrap_or(500))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response(),
+        ["retry-after", secs, ..] => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("retry-after", secs.to_string())],
+        )
+            .into_response(),
+        ["redirect", rest @ ..] => (
+            StatusCode::FOUND,
+            [("location", format!("/ok/{}", rest.join("/")))],
+        )
+            .into_response(),
+        ["hang", ..] => std::future::pending().await,
+        _ => StatusCode::OK.into_response(),
+    }
+}

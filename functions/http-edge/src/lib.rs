@@ -3,12 +3,50 @@
 //! Both API Gateway HTTP API events and function-URL events (as `cargo lambda watch` sends
 //! them, with empty path parameters) are understood.
 
+use chrono::{DateTime, Utc};
 use lambda_http::http::header::{CONTENT_TYPE, LOCATION};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
-use timers::api::{ApiResponse, Route};
+use timers::api::{self, ApiResponse, PingRequest, Route};
 use timers::config::Settings;
 use timers::service::Timers;
 use timers::store::dynamo::DynamoStore;
+use timers::webhook::{ATTEMPT_HEADER, TIMER_ID_HEADER};
+
+/// The create-timer function: `POST /timers`.
+pub async fn create_timer(
+    timers: &Timers,
+    request: &Request,
+    now: DateTime<Utc>,
+) -> Response<Body> {
+    let content_type = header(request, CONTENT_TYPE.as_str());
+    respond(api::create_timer(timers, content_type, request.body().as_ref(), now).await)
+}
+
+/// The get-timer function: `GET /timers/{id}`.
+pub async fn get_timer(timers: &Timers, request: &Request, now: DateTime<Utc>) -> Response<Body> {
+    respond(match route(request) {
+        Some(Route::Timer(id)) => api::get_timer(timers, id, now).await,
+        _ => api::not_found(request.uri().path()),
+    })
+}
+
+/// The ping function: any method on `/timers/ping/{ping_id}` records a hit;
+/// `GET /timers/ping/{ping_id}/hits` lists them without adding one.
+pub async fn ping(timers: &Timers, request: &Request, now: DateTime<Utc>) -> Response<Body> {
+    respond(match route(request) {
+        Some(Route::Ping(ping_id)) => {
+            let hit = PingRequest {
+                method: request.method().as_str(),
+                timer_id: header(request, TIMER_ID_HEADER),
+                attempt: header(request, ATTEMPT_HEADER),
+                body: request.body().as_ref(),
+            };
+            api::ping(timers, ping_id, hit, now).await
+        }
+        Some(Route::PingHits(ping_id)) => api::ping_hits(timers, ping_id).await,
+        _ => api::not_found(request.uri().path()),
+    })
+}
 
 /// Logging, settings and the store, once per cold start; fails fast on a bad setting.
 pub async fn timers_from_env() -> Result<Timers, Error> {
@@ -20,7 +58,7 @@ pub async fn timers_from_env() -> Result<Timers, Error> {
 
 /// The route of a request: the path parameters API Gateway fills in when present, the raw
 /// path otherwise.
-pub fn route(request: &Request) -> Option<Route<'_>> {
+fn route(request: &Request) -> Option<Route<'_>> {
     let path = match request.raw_http_path() {
         "" => request.uri().path(),
         raw => raw,
@@ -35,22 +73,12 @@ pub fn route(request: &Request) -> Option<Route<'_>> {
 }
 
 /// A request header as text, if present and printable.
-pub fn header<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
+fn header<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The `Content-Type` header.
-pub fn content_type(request: &Request) -> Option<&str> {
-    header(request, CONTENT_TYPE.as_str())
-}
-
-/// The raw path, for error messages.
-pub fn path(request: &Request) -> &str {
-    request.uri().path()
-}
-
 /// Turns an API answer into a JSON HTTP response.
-pub fn respond(answer: ApiResponse) -> Response<Body> {
+fn respond(answer: ApiResponse) -> Response<Body> {
     let mut response = Response::builder()
         .status(answer.status)
         .header(CONTENT_TYPE, "application/json");

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs every test, on a fresh machine too (it installs cargo-lambda and moto from PyPI first):
+#   1. cargo fmt --check and cargo clippy -D warnings;
+#   2. unit and integration tests against Dynoxide (embedded in the tests);
+#   3. the same integration tests against moto's server, a second DynamoDB implementation;
+#   4. the end-to-end smoke test through the local stack (local/run.sh: cargo lambda watch,
+#      the scheduler loop, the Dynoxide store), using the ping target.
+# Everything listens on 127.0.0.1 and stops when this script ends.
+set -euo pipefail
+source "$(dirname "$0")/../local/tools.sh"
+cd "$repo_root"
+
+ensure_tools "moto[dynamodb,server]==$MOTO_VERSION"
+logs=target/test-logs
+mkdir -p "$logs"
+
+if command -v cargo-nextest >/dev/null; then
+  run_tests() { cargo nextest run --no-fail-fast "$@"; }
+else
+  run_tests() { cargo test --no-fail-fast "$@"; }
+fi
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+echo "== format and lints" >&2
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== build" >&2
+cargo build --workspace --all-targets
+
+echo "== tests against Dynoxide" >&2
+run_tests --workspace
+
+echo "== integration tests against moto" >&2
+moto_port=$(free_port)
+setsid moto_server -H 127.0.0.1 -p "$moto_port" > "$logs/moto.log" 2>&1 &
+pids+=($!)
+wait_for_port "$moto_port" 60
+TIMERS_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$moto_port" run_tests -p integration-tests
+
+echo "== end-to-end smoke test through the local stack" >&2
+api_port=$(free_port)
+store_port=$(free_port)
+data_dir=$(mktemp -d)
+TIMERS_API_PORT=$api_port TIMERS_STORE_PORT=$store_port TIMERS_DATA_DIR=$data_dir \
+  SCHEDULER_PERIOD_SECONDS=2 TIMERS_WATCH_FLAGS=--ignore-changes \
+  setsid local/run.sh > "$logs/local-stack.log" 2>&1 &
+pids+=($!)
+if ! wait_for_port "$api_port" 600; then
+  tail -50 "$logs/local-stack.log" >&2
+  exit 1
+fi
+if ! TIMERS_BASE_URL="http://127.0.0.1:$api_port" \
+  run_tests -p integration-tests --run-ignored only -E 'test(a_timer_created_over_http_fires_at_the_ping_target)'; then
+  tail -50 "$logs/local-stack.log" >&2
+  exit 1
+fi
+rm -rf "$data_dir"

@@ -1,0 +1,291 @@
+//! Timers fire: create → sweep → exactly one hit → the timer reads as fired; and the sweep's
+//! promises under concurrency, gaps, late writes, failing and hanging targets.
+
+use std::time::Duration;
+
+use integration_tests::{Receiver, TestApp};
+use serde_json::json;
+use timers::sweep::SweepReport;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+async fn sweep(app: &TestApp) -> SweepReport {
+    app.sweeper()
+        .sweep(None)
+        .await
+        .expect("the sweep lists due timers")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_timer_fires_once_and_then_reads_as_fired() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let created = app
+        .create(json!({"url": receiver.url("/ok/hook"), "seconds": 10}))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["time_left"], 10);
+    assert_eq!(created["status"], "pending");
+
+    app.clock.advance(Duration::from_secs(4));
+    let early = sweep(&app).await;
+    assert_eq!((early.found, receiver.hits().len()), (0, 0));
+    assert_eq!(app.get(&id).await["time_left"], 6);
+
+    app.clock.advance(Duration::from_secs(6));
+    let report = sweep(&app).await;
+    assert_eq!((report.found, report.fired), (1, 1), "{report:?}");
+
+    let hits = receiver.hits();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].path, "/ok/hook");
+    assert_eq!(hits[0].timer_id.as_deref(), Some(id.as_str()));
+    assert_eq!(hits[0].attempt.as_deref(), Some("1"));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&hits[0].body).unwrap(),
+        json!({"id": id})
+    );
+    let view = app.get(&id).await;
+    assert_eq!(view["status"], "fired");
+    assert_eq!(view["time_left"], 0);
+    assert_eq!(view["attempts"], 1);
+    assert_eq!(view["last_status"], 200);
+    assert!(view["fired_at"].is_string());
+
+    app.clock.advance(MINUTE);
+    let again = sweep(&app).await;
+    assert_eq!(
+        (again.found, receiver.hits().len()),
+        (0, 1),
+        "a fired timer left the index"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sweepers_at_once_fire_each_timer_once() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    for i in 0..200 {
+        app.create(json!({"url": receiver.url(&format!("/ok/{i}")), "seconds": i % 50}))
+            .await;
+    }
+    app.clock.advance(MINUTE);
+
+    let (a, b) = (app.sweeper(), app.sweeper());
+    let (ra, rb) = tokio::join!(a.sweep(None), b.sweep(None));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+
+    assert_eq!(ra.fired + rb.fired, 200, "{ra:?} {rb:?}");
+    let counts = receiver.hits_by_timer();
+    assert_eq!(counts.len(), 200);
+    assert!(counts.values().all(|&n| n == 1), "a timer was hit twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_after_a_long_gap_fires_every_overdue_timer() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    sweep(&app).await; // the sweeper ran once, then was down
+    let mut ids = Vec::new();
+    for minutes in [1, 7, 59, 61, 120, 179] {
+        let t = app
+            .create(json!({"url": receiver.url("/ok/x"), "minutes": minutes}))
+            .await;
+        ids.push(t["id"].as_str().unwrap().to_owned());
+    }
+
+    app.clock.advance(3 * 60 * MINUTE);
+    let report = sweep(&app).await;
+
+    assert_eq!(report.fired, ids.len(), "{report:?}");
+    for id in &ids {
+        assert_eq!(receiver.hits_by_timer().get(id), Some(&1), "{id}");
+        assert_eq!(app.get(id).await["status"], "fired");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_backlog_is_caught_up_over_runs_without_making_recent_timers_wait() {
+    let app = TestApp::start_with(|s| s.sweep.catchup_minutes = 30).await;
+    let receiver = Receiver::start().await;
+    sweep(&app).await;
+    let old = app
+        .create(json!({"url": receiver.url("/ok/old"), "minutes": 100}))
+        .await;
+    app.clock.advance(180 * MINUTE);
+    let recent = app
+        .create(json!({"url": receiver.url("/ok/recent"), "seconds": 0}))
+        .await;
+
+    let first = sweep(&app).await;
+    assert_eq!(first.fired, 1, "only the recent timer: {first:?}");
+    assert_eq!(
+        app.get(recent["id"].as_str().unwrap()).await["status"],
+        "fired"
+    );
+
+    let mut runs = 1;
+    while app.get(old["id"].as_str().unwrap()).await["status"] != "fired" {
+        runs += 1;
+        assert!(runs <= 10, "the backlog never reached the old timer");
+        sweep(&app).await;
+    }
+    assert_eq!(receiver.hits().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_written_into_an_already_swept_minute_fires_on_the_next_sweep() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    app.clock.advance(10 * MINUTE);
+    sweep(&app).await;
+    sweep(&app).await;
+
+    // A create that read its clock before the sweeps, and wrote after them.
+    let late = timers::domain::Timer::new(
+        &timers::domain::NewTimer {
+            url: receiver.url("/ok/late").parse().unwrap(),
+            delay_seconds: 0,
+        },
+        app.now() - 2 * MINUTE,
+        app.settings.shards,
+    );
+    app.store.insert_timer(&late).await.unwrap();
+
+    let report = sweep(&app).await;
+    assert_eq!(report.fired, 1, "{report:?}");
+    assert_eq!(receiver.hits_by_timer().get(&late.id), Some(&1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_answering_500_is_retried_and_failed_after_the_maximum() {
+    let app = TestApp::start_with(|s| s.sweep.max_attempts = 3).await;
+    let receiver = Receiver::start().await;
+    let t = app
+        .create(json!({"url": receiver.url("/status/500/x"), "seconds": 1}))
+        .await;
+    let id = t["id"].as_str().unwrap();
+
+    app.clock.advance(MINUTE);
+    assert_eq!(sweep(&app).await.retried, 1);
+    let view = app.get(id).await;
+    assert_eq!(
+        (view["status"].as_str(), view["attempts"].as_u64()),
+        (Some("pending"), Some(1))
+    );
+    assert_eq!(view["last_status"], 500);
+    assert!(view["next_attempt_at"].is_string(), "{view}");
+
+    // Not before its backoff.
+    assert_eq!(sweep(&app).await.claimed, 0);
+
+    app.clock.advance(MINUTE);
+    assert_eq!(sweep(&app).await.retried, 1);
+    app.clock.advance(MINUTE);
+    assert_eq!(sweep(&app).await.failed, 1);
+
+    let view = app.get(id).await;
+    assert_eq!(view["status"], "failed");
+    assert_eq!(view["attempts"], 3);
+    assert_eq!(view["time_left"], 0);
+    assert!(view["failed_at"].is_string());
+    let attempts: Vec<_> = receiver
+        .hits()
+        .iter()
+        .map(|h| h.attempt.clone().unwrap())
+        .collect();
+    assert_eq!(attempts, ["1", "2", "3"]);
+    app.clock.advance(60 * MINUTE);
+    assert_eq!((sweep(&app).await.found, receiver.hits().len()), (0, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_error_or_redirect_fails_at_once_without_following_it() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let gone = app
+        .create(json!({"url": receiver.url("/status/404/x")}))
+        .await;
+    let moved = app
+        .create(json!({"url": receiver.url("/redirect/x")}))
+        .await;
+    app.clock.advance(MINUTE);
+    assert_eq!(sweep(&app).await.failed, 2);
+
+    for (t, status) in [(gone, 404), (moved, 302)] {
+        let view = app.get(t["id"].as_str().unwrap()).await;
+        assert_eq!(view["status"], "failed");
+        assert_eq!(view["last_status"], status);
+    }
+    let paths: Vec<_> = receiver.hits().into_iter().map(|h| h.path).collect();
+    assert!(
+        !paths.iter().any(|p| p.starts_with("/ok")),
+        "redirect followed: {paths:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_target_does_not_delay_the_others() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let hanging = app.create(json!({"url": receiver.url("/hang/x")})).await;
+    for i in 0..20 {
+        app.create(json!({"url": receiver.url(&format!("/ok/{i}"))}))
+            .await;
+    }
+    app.clock.advance(MINUTE);
+
+    let report = sweep(&app).await;
+
+    assert_eq!((report.fired, report.retried), (20, 1), "{report:?}");
+    let hits = receiver.hits();
+    let hang_started = hits
+        .iter()
+        .find(|h| h.path.starts_with("/hang"))
+        .unwrap()
+        .at;
+    let call_timeout = app.settings.sweep.timeouts.total;
+    assert!(
+        hits.iter()
+            .filter(|h| h.path.starts_with("/ok"))
+            .all(|h| h.at < hang_started + call_timeout),
+        "a healthy call waited for the hanging one"
+    );
+    let view = app.get(hanging["id"].as_str().unwrap()).await;
+    assert_eq!(view["status"], "pending");
+    assert!(
+        view["last_error"].as_str().unwrap().contains("timed out"),
+        "{view}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_is_retried() {
+    let app = TestApp::start().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/x", closed.local_addr().unwrap());
+    drop(closed);
+    let t = app.create(json!({"url": url})).await;
+    app.clock.advance(MINUTE);
+    assert_eq!(sweep(&app).await.retried, 1);
+    let view = app.get(t["id"].as_str().unwrap()).await;
+    assert_eq!(view["status"], "pending");
+    assert_eq!(view["last_status"], serde_json::Value::Null);
+    assert!(
+        view["last_error"].as_str().unwrap().contains("connect"),
+        "{view}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shard_of_a_busy_minute_is_swept() {
+    let app = TestApp::start_with(|s| s.shards = 8).await;
+    let receiver = Receiver::start().await;
+    for i in 0..64 {
+        app.create(json!({"url": receiver.url(&format!("/ok/{i}")), "seconds": 30}))
+            .await;
+    }
+    app.clock.advance(MINUTE);
+    assert_eq!(sweep(&app).await.fired, 64);
+    assert_eq!(receiver.hits_by_timer().len(), 64);
+}
