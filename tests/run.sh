@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test, on a fresh machine too (it installs cargo-lambda and moto from PyPI first):
-#   1. cargo fmt --check and cargo clippy -D warnings;
+#   1. cargo fmt --check, cargo clippy -D warnings, and cfn-lint on template.yaml;
 #   2. unit and integration tests against Dynoxide (embedded in the tests);
 #   3. the same integration tests against moto's server, a second DynamoDB implementation;
 #   4. the end-to-end smoke test through the local stack (local/run.sh: cargo lambda watch,
@@ -10,7 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/../local/tools.sh"
 cd "$repo_root"
 
-ensure_tools "moto[dynamodb,server]==$MOTO_VERSION"
+ensure_tools "moto[dynamodb,server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
 logs=target/test-logs
 mkdir -p "$logs"
 
@@ -30,6 +30,7 @@ trap cleanup EXIT
 echo "== format and lints" >&2
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+cfn-lint template.yaml
 
 echo "== build" >&2
 cargo build --workspace --all-targets
