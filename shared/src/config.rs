@@ -30,6 +30,9 @@ pub struct SweepSettings {
     pub timeouts: CallTimeouts,
     /// `FIRE_CONCURRENCY` (default 64): calls in flight at once per sweeper.
     pub concurrency: usize,
+    /// `LEASE_MARGIN_MS` (default 30000): how much longer than `CALL_TIMEOUT_MS` a claim lasts.
+    /// A sweeper that dies leaves its claims to be taken back once they run out.
+    pub lease_margin: Duration,
     /// `SWEEP_LOOKBACK_MINUTES` (default 5): recent minutes every sweep looks at again,
     /// so a timer written just as its minute was swept is still found.
     pub lookback_minutes: i64,
@@ -45,7 +48,7 @@ impl SweepSettings {
     /// How long a claim lasts: longer than the longest call plus a margin, so a call still
     /// in flight is never claimed again.
     pub fn lease(&self) -> Duration {
-        self.timeouts.total + Duration::from_secs(30)
+        self.timeouts.total + self.lease_margin
     }
 }
 
@@ -102,6 +105,12 @@ impl Settings {
                     total: Duration::from_millis(number("CALL_TIMEOUT_MS", 15_000, 1, 300_000)?),
                 },
                 concurrency: number("FIRE_CONCURRENCY", 64, 1, 1024)? as usize,
+                lease_margin: Duration::from_millis(number(
+                    "LEASE_MARGIN_MS",
+                    30_000,
+                    1000,
+                    600_000,
+                )?),
                 lookback_minutes: number("SWEEP_LOOKBACK_MINUTES", 5, 1, 60)? as i64,
                 catchup_minutes: number("SWEEP_CATCHUP_MINUTES", DAY_MINUTES, 1, 7 * DAY_MINUTES)?
                     as i64,

@@ -290,8 +290,10 @@ impl Sweeper {
         }
         report.claimed = report.fired + report.retried + report.failed + report.lost_claims;
 
+        // After a store error, the cursor stays where it was: the next run starts over there.
+        let next = cursor.unwrap_or(Minute(plan.catch_up.start));
         let next = if report.store_errors > 0 {
-            cursor.unwrap_or(Minute(plan.catch_up.start))
+            next
         } else {
             plan.next_cursor(
                 steps
@@ -300,8 +302,11 @@ impl Sweeper {
                     .map(|(minute, _)| *minute),
             )
         };
-        if cursor != Some(next) {
-            self.store.set_sweep_cursor(next).await?;
+        if report.store_errors == 0 && cursor != Some(next) {
+            if let Err(e) = self.store.set_sweep_cursor(next).await {
+                tracing::error!(error = %e, "could not save the sweep cursor; the next run reads from the old one");
+                report.store_errors += 1;
+            }
         }
         report.cursor = next.label();
         tracing::info!(report = ?report, "sweep finished");

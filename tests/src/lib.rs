@@ -97,8 +97,12 @@ pub struct TestApp {
 impl TestApp {
     /// A new table on the test's store server, with settings changed by `tune`.
     pub async fn start_with(tune: impl FnOnce(&mut Settings)) -> Self {
-        let endpoint = store_endpoint().await;
-        let client = DynamoStore::client_for_endpoint(&endpoint);
+        Self::on_endpoint(&store_endpoint().await, tune).await
+    }
+
+    /// A new table on the store server at `endpoint`.
+    pub async fn on_endpoint(endpoint: &str, tune: impl FnOnce(&mut Settings)) -> Self {
+        let client = DynamoStore::client_for_endpoint(endpoint);
         let table = format!("timers-{}", uuid::Uuid::new_v4().simple());
         create_table_if_missing(&client, &table).await.unwrap();
         let mut settings = test_settings(&table);
@@ -167,9 +171,13 @@ pub struct Hit {
     pub at: Instant,
 }
 
+/// Called with the number of hits so far, after each hit is recorded.
+pub type HitHook = Arc<dyn Fn(usize) + Send + Sync>;
+
 #[derive(Default)]
 struct Received {
     hits: Mutex<Vec<Hit>>,
+    hook: Option<HitHook>,
 }
 
 /// A real HTTP server on 127.0.0.1 that records every request. What it answers depends on
@@ -183,7 +191,20 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start() -> Self {
-        let received = Arc::new(Received::default());
+        Self::start_with(Received::default()).await
+    }
+
+    /// A receiver that calls `hook` after recording each hit.
+    pub async fn start_with_hook(hook: HitHook) -> Self {
+        Self::start_with(Received {
+            hook: Some(hook),
+            ..Received::default()
+        })
+        .await
+    }
+
+    async fn start_with(received: Received) -> Self {
+        let received = Arc::new(received);
         let app = Router::new()
             .route("/{*path}", any(receive))
             .with_state(received.clone());
@@ -224,13 +245,20 @@ async fn receive(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    received.hits.lock().unwrap().push(Hit {
-        path: format!("/{path}"),
-        timer_id: header(TIMER_ID_HEADER),
-        attempt: header(ATTEMPT_HEADER),
-        body,
-        at: Instant::now(),
-    });
+    let count = {
+        let mut hits = received.hits.lock().unwrap();
+        hits.push(Hit {
+            path: format!("/{path}"),
+            timer_id: header(TIMER_ID_HEADER),
+            attempt: header(ATTEMPT_HEADER),
+            body,
+            at: Instant::now(),
+        });
+        hits.len()
+    };
+    if let Some(hook) = &received.hook {
+        hook(count);
+    }
     let segments: Vec<&str> = path.split('/').collect();
     match segments.as_slice() {
         ["status", code, ..] => StatusCode::from_u16(code.parse().unwrap_or(500))
@@ -249,4 +277,86 @@ async fn receive(
         ["hang", ..] => std::future::pending().await,
         _ => StatusCode::OK.into_response(),
     }
+}
+
+/// A TCP proxy on 127.0.0.1 in front of the store that can be cut and restored, to stop the
+/// store in the middle of a sweep whatever server is behind it.
+#[derive(Clone)]
+pub struct StoreProxy {
+    pub endpoint: String,
+    up: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl StoreProxy {
+    pub async fn start(upstream: &str) -> Self {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let (up, _) = tokio::sync::watch::channel(true);
+        let up = Arc::new(up);
+        let state = up.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut watch = state.subscribe();
+                if !*watch.borrow() {
+                    continue; // dropped: the store is down
+                }
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = watch.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { endpoint, up }
+    }
+
+    /// Cuts every connection and refuses new ones.
+    pub fn stop(&self) {
+        self.up.send_replace(false);
+    }
+
+    /// Lets connections through again.
+    pub fn restart(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+/// A server on 127.0.0.1 that reads each request, then answers it one byte a second, forever.
+pub async fn start_drip_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                for byte in b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+                    .iter()
+                    .cycle()
+                {
+                    if socket.write_all(&[*byte]).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+        }
+    });
+    base
 }

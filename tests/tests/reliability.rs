@@ -1,0 +1,341 @@
+//! Never lose a timer, never fire one twice: dead sweepers' claims, deadlines, parallel
+//! sweepers, a store that stops mid-sweep, a lagging index, and targets that misbehave.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use integration_tests::{start_drip_server, store_endpoint, Receiver, StoreProxy, TestApp};
+use serde_json::json;
+use timers::domain::{Minute, Timer, TimerId};
+use timers::error::StoreError;
+use timers::ping::PingHit;
+use timers::store::{Claim, DueTimer, Outcome, TimerStore};
+use timers::sweep::Sweeper;
+use timers::webhook::HttpWebhook;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn id_of(view: &serde_json::Value) -> String {
+    view["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_sweepers_claim_is_taken_back_once_its_lease_runs_out() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let id = id_of(&app.create(json!({"url": receiver.url("/ok/x")})).await);
+    app.clock.advance(MINUTE);
+    let now = app.now().timestamp_millis();
+    let lease = app.settings.sweep.lease().as_millis() as i64;
+    // A sweeper claims it and dies before calling.
+    let claim = Claim {
+        now,
+        lease_until: now + lease,
+        token: "dead-sweeper".into(),
+    };
+    assert!(app.store.claim(&id, &claim).await.unwrap().is_some());
+
+    let during = app.sweeper().sweep(None).await.unwrap();
+    assert_eq!(
+        (during.skipped, receiver.hits().len()),
+        (1, 0),
+        "{during:?}"
+    );
+
+    app.clock
+        .advance(app.settings.sweep.lease() + Duration::from_secs(1));
+    let after = app.sweeper().sweep(None).await.unwrap();
+    assert_eq!(after.fired, 1, "{after:?}");
+    let hits = receiver.hits();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(
+        hits[0].attempt.as_deref(),
+        Some("2"),
+        "the dead claim counted as attempt 1"
+    );
+    // The dead sweeper cannot record an outcome over the new owner's.
+    let late = Outcome::Failed {
+        at: now,
+        status: None,
+        error: "late".into(),
+    };
+    assert!(!app.store.finish(&id, "dead-sweeper", &late).await.unwrap());
+    assert_eq!(app.get(&id).await["status"], "fired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_past_its_deadline_claims_nothing_and_the_next_run_fires_everything() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    for i in 0..5 {
+        app.create(json!({"url": receiver.url(&format!("/ok/{i}"))}))
+            .await;
+    }
+    app.clock.advance(10 * MINUTE);
+
+    let late = app.sweeper().sweep(Some(app.now())).await.unwrap();
+    assert_eq!((late.claimed, late.left_for_next_run), (0, 5), "{late:?}");
+    assert!(receiver.hits().is_empty());
+
+    let next = app.sweeper().sweep(None).await.unwrap();
+    assert_eq!(next.fired, 5, "{next:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_sweepers_at_once_over_1000_due_timers_hit_each_exactly_once() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    for i in 0..1000 {
+        app.create(json!({"url": receiver.url(&format!("/ok/{i}")), "seconds": i % 120}))
+            .await;
+    }
+    app.clock.advance(3 * MINUTE);
+
+    let (a, b, c) = (app.sweeper(), app.sweeper(), app.sweeper());
+    let (ra, rb, rc) = tokio::join!(a.sweep(None), b.sweep(None), c.sweep(None));
+    let fired: usize = [ra, rb, rc].into_iter().map(|r| r.unwrap().fired).sum();
+
+    let counts = receiver.hits_by_timer();
+    println!(
+        "3 sweepers: {fired} fired, {} hits, {} timers",
+        receiver.hits().len(),
+        counts.len()
+    );
+    assert_eq!(fired, 1000);
+    assert_eq!(receiver.hits().len(), 1000);
+    assert_eq!(counts.len(), 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_stops_mid_sweep_loses_no_timer_and_marks_none_fired_without_a_call() {
+    let proxy = StoreProxy::start(&store_endpoint().await).await;
+    let app = TestApp::on_endpoint(&proxy.endpoint, |s| s.sweep.concurrency = 4).await;
+    let cut = proxy.clone();
+    let receiver = Receiver::start_with_hook(Arc::new(move |hits| {
+        if hits == 10 {
+            cut.stop();
+        }
+    }))
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(id_of(
+            &app.create(json!({"url": receiver.url(&format!("/ok/{i}"))}))
+                .await,
+        ));
+    }
+    app.clock.advance(MINUTE);
+
+    let broken = app.sweeper().sweep(None).await;
+    let broken = broken.expect("listing happened before the cut");
+    assert!(broken.store_errors > 0, "{broken:?}");
+    assert!(
+        broken.left_for_next_run > 0,
+        "the sweep stopped claiming: {broken:?}"
+    );
+
+    proxy.restart();
+    // Calls whose outcome could not be recorded are still claimed: their lease must run out.
+    app.clock
+        .advance(app.settings.sweep.lease() + Duration::from_secs(1));
+    let mut runs = 0;
+    loop {
+        let report = app.sweeper().sweep(None).await.unwrap();
+        runs += 1;
+        if report.found == 0 {
+            break;
+        }
+        assert!(runs < 5, "timers still due after {runs} sweeps: {report:?}");
+    }
+
+    let counts = receiver.hits_by_timer();
+    let mut duplicates = 0;
+    for id in &ids {
+        let view = app.get(id).await;
+        assert_eq!(view["status"], "fired", "{view}");
+        let hits = counts.get(id).copied().unwrap_or(0);
+        assert!(hits >= 1, "{id} marked fired without a call");
+        duplicates += hits - 1;
+    }
+    println!(
+        "store cut: {} store errors, {duplicates} duplicate calls",
+        broken.store_errors
+    );
+    assert!(
+        duplicates <= app.settings.sweep.concurrency,
+        "a duplicate only for a call in flight when the store stopped"
+    );
+}
+
+/// A store whose index lags, as a DynamoDB GSI may: it still lists `stale` timers (already
+/// finished) and does not yet list `hidden` ones (just written), on its first listing.
+struct LaggingIndex {
+    inner: Arc<dyn TimerStore>,
+    stale: Vec<DueTimer>,
+    hidden: Mutex<HashSet<String>>,
+}
+
+#[async_trait]
+impl TimerStore for LaggingIndex {
+    async fn insert_timer(&self, timer: &Timer) -> Result<(), StoreError> {
+        self.inner.insert_timer(timer).await
+    }
+    async fn get_timer(&self, id: &TimerId) -> Result<Option<Timer>, StoreError> {
+        self.inner.get_timer(id).await
+    }
+    async fn due_timers(&self, bucket: &str, now: i64) -> Result<Vec<DueTimer>, StoreError> {
+        let mut listed = self.inner.due_timers(bucket, now).await?;
+        let hidden = self.hidden.lock().unwrap().clone();
+        listed.retain(|d| !hidden.contains(&d.id));
+        listed.extend(
+            self.stale
+                .iter()
+                .filter(|d| bucket.starts_with(&Minute::containing(d.fire_at).label()))
+                .cloned(),
+        );
+        Ok(listed)
+    }
+    async fn claim(&self, id: &str, claim: &Claim) -> Result<Option<Timer>, StoreError> {
+        self.inner.claim(id, claim).await
+    }
+    async fn finish(&self, id: &str, token: &str, outcome: &Outcome) -> Result<bool, StoreError> {
+        self.inner.finish(id, token, outcome).await
+    }
+    async fn sweep_cursor(&self) -> Result<Option<Minute>, StoreError> {
+        self.inner.sweep_cursor().await
+    }
+    async fn set_sweep_cursor(&self, minute: Minute) -> Result<(), StoreError> {
+        self.inner.set_sweep_cursor(minute).await
+    }
+    async fn record_hit(&self, hit: &PingHit) -> Result<(), StoreError> {
+        self.inner.record_hit(hit).await
+    }
+    async fn hits(&self, ping_id: &str, limit: usize) -> Result<Vec<PingHit>, StoreError> {
+        self.inner.hits(ping_id, limit).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claim_protects_against_a_stale_index() {
+    let app = TestApp::start_with(|s| s.shards = 1).await;
+    let receiver = Receiver::start().await;
+    let fired = app.create(json!({"url": receiver.url("/ok/fired")})).await;
+    app.clock.advance(MINUTE);
+    assert_eq!(app.sweeper().sweep(None).await.unwrap().fired, 1);
+    let fresh = app.create(json!({"url": receiver.url("/ok/fresh")})).await;
+    let fired_at = app.now().timestamp_millis() - MINUTE.as_millis() as i64;
+
+    let lagging = Arc::new(LaggingIndex {
+        inner: app.store.clone(),
+        stale: vec![DueTimer {
+            id: id_of(&fired),
+            fire_at: fired_at,
+        }],
+        hidden: Mutex::new(HashSet::from([id_of(&fresh)])),
+    });
+    let sweeper = Sweeper::new(
+        lagging.clone(),
+        Arc::new(HttpWebhook::new(app.settings.sweep.timeouts).unwrap()),
+        Arc::new(app.clock.clone()),
+        app.settings.sweep.clone(),
+        app.settings.shards,
+    );
+    app.clock.advance(Duration::from_secs(1));
+    let first = sweeper.sweep(None).await.unwrap();
+    assert_eq!(
+        (first.skipped, first.fired),
+        (1, 0),
+        "the fired timer is not fired again: {first:?}"
+    );
+
+    lagging.hidden.lock().unwrap().clear(); // the index caught up
+    app.clock.advance(MINUTE);
+    let second = sweeper.sweep(None).await.unwrap();
+    assert_eq!(second.fired, 1, "{second:?}");
+    assert_eq!(receiver.hits_by_timer().get(&id_of(&fired)), Some(&1));
+    assert_eq!(receiver.hits_by_timer().get(&id_of(&fresh)), Some(&1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misbehaving_targets_end_in_their_documented_state_and_healthy_ones_fire() {
+    let app = TestApp::start_with(|s| s.shards = 1).await;
+    let receiver = Receiver::start().await;
+    let drip = start_drip_server().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused = format!("http://{}/x", closed.local_addr().unwrap());
+    drop(closed);
+
+    let hang = app.create(json!({"url": receiver.url("/hang/x")})).await;
+    let dripping = app.create(json!({"url": format!("{drip}/x")})).await;
+    let error = app
+        .create(json!({"url": receiver.url("/status/500/x")}))
+        .await;
+    let busy = app
+        .create(json!({"url": receiver.url("/retry-after/120/x")}))
+        .await;
+    let moved = app
+        .create(json!({"url": receiver.url("/redirect/x")}))
+        .await;
+    let nobody = app.create(json!({"url": refused})).await;
+    let mut healthy = Vec::new();
+    for i in 0..20 {
+        healthy.push(id_of(
+            &app.create(json!({"url": receiver.url(&format!("/ok/{i}"))}))
+                .await,
+        ));
+    }
+    app.clock.advance(MINUTE);
+
+    let report = app.sweeper().sweep(None).await.unwrap();
+    assert_eq!(
+        (report.fired, report.retried, report.failed),
+        (20, 5, 1),
+        "{report:?}"
+    );
+
+    let hits = receiver.hits();
+    let hang_started = hits
+        .iter()
+        .find(|h| h.path.starts_with("/hang"))
+        .unwrap()
+        .at;
+    let timeout = app.settings.sweep.timeouts.total;
+    assert!(
+        hits.iter()
+            .filter(|h| h.path.starts_with("/ok"))
+            .all(|h| h.at < hang_started + timeout),
+        "a healthy call waited for a misbehaving one"
+    );
+    for id in &healthy {
+        assert_eq!(app.get(id).await["status"], "fired");
+    }
+    let state = |view: serde_json::Value| {
+        (
+            view["status"].as_str().unwrap().to_owned(),
+            view["last_status"].as_u64(),
+            view["last_error"].as_str().unwrap_or_default().to_owned(),
+            view["next_attempt_in"].as_u64(),
+        )
+    };
+    let (status, code, err, _) = state(app.get(&id_of(&hang)).await);
+    assert_eq!((status.as_str(), code), ("pending", None));
+    assert!(err.contains("timed out"), "{err}");
+    let (status, _, err, _) = state(app.get(&id_of(&dripping)).await);
+    assert!(
+        status == "pending" && err.contains("timed out"),
+        "{status} {err}"
+    );
+    let (status, code, _, _) = state(app.get(&id_of(&error)).await);
+    assert_eq!((status.as_str(), code), ("pending", Some(500)));
+    let (status, code, _, next) = state(app.get(&id_of(&busy)).await);
+    assert_eq!((status.as_str(), code), ("pending", Some(503)));
+    assert!(next.unwrap() >= 120, "Retry-After honoured: {next:?}");
+    let (status, code, err, _) = state(app.get(&id_of(&moved)).await);
+    assert_eq!((status.as_str(), code), ("failed", Some(302)));
+    assert!(err.contains("redirect"), "{err}");
+    let (status, code, err, _) = state(app.get(&id_of(&nobody)).await);
+    assert_eq!((status.as_str(), code), ("pending", None));
+    assert!(err.contains("connect"), "{err}");
+}
