@@ -1,0 +1,84 @@
+//! A sweeper process killed with SIGKILL at random points, again and again, while 2,000 timers
+//! are due: every timer is still called, and duplicates stay within one per kill.
+
+use std::process::Stdio;
+
+use integration_tests::{store_endpoint, wait_until, Receiver, TestApp};
+use rand::Rng;
+use serde_json::json;
+
+const TIMERS: usize = 2000;
+const KILLS: usize = 5;
+
+fn sweeper_process(app: &TestApp, endpoint: &str) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_sweeper-process"))
+        .env("TIMERS_STORE_ENDPOINT", endpoint)
+        .env("TABLE_NAME", &app.settings.table)
+        .env("BUCKET_SHARDS", app.settings.shards.to_string())
+        // One call in flight: a kill can then cut at most one call between its answer and
+        // its record, which is the only way a duplicate arises.
+        .env("FIRE_CONCURRENCY", "1")
+        .env("CALL_TIMEOUT_MS", "2000")
+        .env("LEASE_MARGIN_MS", "1000")
+        .env("SWEEP_PAUSE_MS", "50")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the sweeper process starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweeper_killed_five_times_still_calls_every_timer_with_at_most_one_duplicate_per_kill() {
+    let endpoint = store_endpoint().await;
+    let app = TestApp::on_endpoint(&endpoint, |_| {}).await;
+    let receiver = Receiver::start().await;
+    let mut ids = Vec::new();
+    for i in 0..TIMERS {
+        let created = app
+            .create(json!({"url": receiver.url(&format!("/ok/{i}"))}))
+            .await;
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+
+    let mut rng = rand::rng();
+    for kill in 0..KILLS {
+        let mut child = sweeper_process(&app, &endpoint);
+        let target = receiver.hits().len() + rng.random_range(20..250);
+        wait_until("the sweeper process to make progress", || {
+            let hits = receiver.hits().len();
+            async move { hits >= target }
+        })
+        .await;
+        child.start_kill().unwrap(); // SIGKILL
+        child.wait().await.unwrap();
+        println!("kill {}: after {} hits", kill + 1, receiver.hits().len());
+    }
+
+    let _last = sweeper_process(&app, &endpoint);
+    wait_until("every timer to be called", || {
+        let called = receiver.hits_by_timer().len();
+        async move { called == TIMERS }
+    })
+    .await;
+
+    wait_until("every timer to be recorded as fired", || async {
+        for id in &ids {
+            if app.get(id).await["status"] != "fired" {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+
+    let hits = receiver.hits().len();
+    let duplicates = hits - TIMERS;
+    println!("{TIMERS} timers, {KILLS} kills: {hits} calls, {duplicates} duplicates");
+    assert!(
+        duplicates <= KILLS,
+        "{duplicates} duplicates for {KILLS} kills"
+    );
+    let counts = receiver.hits_by_timer();
+    assert!(counts.values().all(|&n| n >= 1 && n <= 2));
+}
