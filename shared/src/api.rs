@@ -45,6 +45,8 @@ impl ApiResponse {
 pub enum Route<'a> {
     /// `/timers/{id}`
     Timer(&'a str),
+    /// `/timers/{id}/retry`
+    Retry(&'a str),
     /// `/timers/ping/{ping_id}`
     Ping(&'a str),
     /// `/timers/ping/{ping_id}/hits`
@@ -61,6 +63,7 @@ impl<'a> Route<'a> {
             ["ping", ping_id] => Some(Self::Ping(ping_id)),
             ["ping", ping_id, "hits"] => Some(Self::PingHits(ping_id)),
             [id] => Some(Self::Timer(id)),
+            [id, "retry"] => Some(Self::Retry(id)),
             _ => None,
         }
     }
@@ -151,6 +154,18 @@ pub async fn get_timer(timers: &Timers, raw_id: &str, now: DateTime<Utc>) -> Api
         async {
             let id = TimerId::parse(raw_id)?;
             let timer = timers.get(&id).await?;
+            Ok(ApiResponse::ok(200, timer_view(&timer, now)))
+        }
+        .await,
+    )
+}
+
+/// `POST /timers/{id}/retry`: sends a failed timer again, due now.
+pub async fn retry_timer(timers: &Timers, raw_id: &str, now: DateTime<Utc>) -> ApiResponse {
+    ApiResponse::from_result(
+        async {
+            let id = TimerId::parse(raw_id)?;
+            let timer = timers.retry(&id, now).await?;
             Ok(ApiResponse::ok(200, timer_view(&timer, now)))
         }
         .await,
@@ -253,6 +268,10 @@ mod tests {
         );
         assert_eq!(Route::from_path("/timers"), None);
         assert_eq!(Route::from_path("/other/abc"), None);
+        assert_eq!(
+            Route::from_path("/timers/abc/retry"),
+            Some(Route::Retry("abc"))
+        );
         assert_eq!(Route::from_path("/timers/a/b/c"), None);
     }
 

@@ -70,6 +70,16 @@ pub enum TimerStatus {
 }
 
 impl TimerStatus {
+    /// The status as stored and shown: `pending`, `firing`, `fired` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Firing => "firing",
+            Self::Fired => "fired",
+            Self::Failed => "failed",
+        }
+    }
+
     /// Whether the timer will never be called again.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Fired | Self::Failed)

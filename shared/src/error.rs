@@ -63,6 +63,8 @@ pub enum Error {
         what: &'static str,
         field: &'static str,
     },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     #[error("unsupported content type {0}")]
     UnsupportedMediaType(String),
     #[error(transparent)]
@@ -75,6 +77,7 @@ impl Error {
         match self {
             Self::Input(_) => 400,
             Self::NotFound { .. } => 404,
+            Self::Conflict { .. } => 409,
             Self::UnsupportedMediaType(_) => 415,
             Self::Store(_) => 503,
         }
@@ -87,6 +90,7 @@ impl Error {
             Self::NotFound { what, field } => {
                 ("not_found", Some(*field), format!("{what} not found"))
             }
+            Self::Conflict { code, message } => (*code, None, message.clone()),
             Self::UnsupportedMediaType(got) => (
                 "unsupported_media_type",
                 Some("content-type"),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{NewTimer, Timer, TimerId};
+use crate::domain::{bucket_for, NewTimer, Timer, TimerId};
 use crate::error::Error;
 use crate::ping::{PingHit, PingId, MAX_HITS_LISTED};
 use crate::store::TimerStore;
@@ -35,6 +35,24 @@ impl Timers {
         self.store.get_timer(id).await?.ok_or(Error::NotFound {
             what: "timer",
             field: "id",
+        })
+    }
+
+    /// Sends a failed timer again, due at `now`, with a fresh count of attempts.
+    pub async fn retry(&self, id: &TimerId, now: DateTime<Utc>) -> Result<Timer, Error> {
+        let fire_at = now.timestamp_millis();
+        let bucket = bucket_for(id, fire_at, self.shards);
+        if let Some(timer) = self.store.retry_failed(id, fire_at, &bucket).await? {
+            tracing::info!(timer_id = %timer.id, "failed timer sent again");
+            return Ok(timer);
+        }
+        let current = self.get(id).await?;
+        Err(Error::Conflict {
+            code: "not_failed",
+            message: format!(
+                "only a failed timer can be sent again; this one is {}",
+                current.status.as_str()
+            ),
         })
     }
 

@@ -289,3 +289,42 @@ async fn every_shard_of_a_busy_minute_is_swept() {
     assert_eq!(sweep(&app).await.fired, 64);
     assert_eq!(receiver.hits_by_timer().len(), 64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_timer_can_be_sent_again_and_only_a_failed_one() {
+    let app = TestApp::start_with(|s| s.sweep.max_attempts = 1).await;
+    let receiver = Receiver::start().await;
+    let t = app
+        .create(json!({"url": receiver.url("/status/500/x")}))
+        .await;
+    let id = t["id"].as_str().unwrap();
+    let retry = |id: String| {
+        let timers = app.timers.clone();
+        let now = app.now();
+        async move { timers::api::retry_timer(&timers, &id, now).await }
+    };
+
+    let early = retry(id.to_owned()).await;
+    assert_eq!(
+        (early.status, &early.body["error"]["code"]),
+        (409, &json!("not_failed"))
+    );
+
+    app.clock.advance(MINUTE);
+    assert_eq!(sweep(&app).await.failed, 1);
+    let again = retry(id.to_owned()).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(
+        (
+            again.body["status"].as_str(),
+            again.body["attempts"].as_u64()
+        ),
+        (Some("pending"), Some(0))
+    );
+
+    app.clock.advance(MINUTE);
+    assert_eq!(sweep(&app).await.failed, 1, "called again, failed again");
+    assert_eq!(receiver.hits().len(), 2);
+    let unknown = retry("0190c6f8-3e57-7a51-9f1c-7d2b6f7a9e10".to_owned()).await;
+    assert_eq!(unknown.status, 404);
+}

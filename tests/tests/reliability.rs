@@ -203,6 +203,14 @@ impl TimerStore for LaggingIndex {
     async fn finish(&self, id: &str, token: &str, outcome: &Outcome) -> Result<bool, StoreError> {
         self.inner.finish(id, token, outcome).await
     }
+    async fn retry_failed(
+        &self,
+        id: &TimerId,
+        fire_at: i64,
+        bucket: &str,
+    ) -> Result<Option<Timer>, StoreError> {
+        self.inner.retry_failed(id, fire_at, bucket).await
+    }
     async fn sweep_cursor(&self) -> Result<Option<Minute>, StoreError> {
         self.inner.sweep_cursor().await
     }

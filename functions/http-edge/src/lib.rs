@@ -30,6 +30,14 @@ pub async fn get_timer(timers: &Timers, request: &Request, now: DateTime<Utc>) -
     })
 }
 
+/// The retry-timer function: `POST /timers/{id}/retry`.
+pub async fn retry_timer(timers: &Timers, request: &Request, now: DateTime<Utc>) -> Response<Body> {
+    respond(match route(request) {
+        Some(Route::Retry(id)) => api::retry_timer(timers, id, now).await,
+        _ => api::not_found(request.uri().path()),
+    })
+}
+
 /// The ping function: any method on `/timers/ping/{ping_id}` records a hit;
 /// `GET /timers/ping/{ping_id}/hits` lists them without adding one.
 pub async fn ping(timers: &Timers, request: &Request, now: DateTime<Utc>) -> Response<Body> {
@@ -67,6 +75,7 @@ fn route(request: &Request) -> Option<Route<'_>> {
     let param = |name: &str| params.and_then(|p| p.first(name)).filter(|v| !v.is_empty());
     Some(match Route::from_path(path)? {
         Route::Timer(raw) => Route::Timer(param("id").unwrap_or(raw)),
+        Route::Retry(raw) => Route::Retry(param("id").unwrap_or(raw)),
         Route::Ping(raw) => Route::Ping(param("ping_id").unwrap_or(raw)),
         Route::PingHits(raw) => Route::PingHits(param("ping_id").unwrap_or(raw)),
     })

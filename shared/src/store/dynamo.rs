@@ -108,12 +108,7 @@ fn n(v: impl ToString) -> AttributeValue {
 }
 
 fn status(v: TimerStatus) -> AttributeValue {
-    s(match v {
-        TimerStatus::Pending => "pending",
-        TimerStatus::Firing => "firing",
-        TimerStatus::Fired => "fired",
-        TimerStatus::Failed => "failed",
-    })
+    s(v.as_str())
 }
 
 fn is_condition_failure<E, R>(err: &SdkError<E, R>) -> bool
@@ -288,6 +283,33 @@ impl TimerStore for DynamoStore {
         match update.send().await {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(StoreError::request("UpdateItem", e)),
+        }
+    }
+
+    async fn retry_failed(
+        &self,
+        id: &TimerId,
+        fire_at: i64,
+        bucket: &str,
+    ) -> Result<Option<Timer>, StoreError> {
+        const UPDATE: &str = "SET #status = :pending, #fire_at = :fire_at, #bucket = :bucket, \
+             #attempts = :zero REMOVE #failed_at";
+        const CONDITION: &str = "#status = :failed";
+        let result = with_names(self.update_timer(&id.to_string()), &[UPDATE, CONDITION])
+            .update_expression(UPDATE)
+            .condition_expression(CONDITION)
+            .expression_attribute_values(":pending", status(TimerStatus::Pending))
+            .expression_attribute_values(":failed", status(TimerStatus::Failed))
+            .expression_attribute_values(":fire_at", n(fire_at))
+            .expression_attribute_values(":bucket", s(bucket))
+            .expression_attribute_values(":zero", n(0))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.attributes.map(from_item).transpose()?),
+            Err(e) if is_condition_failure(&e) => Ok(None),
             Err(e) => Err(StoreError::request("UpdateItem", e)),
         }
     }

@@ -68,6 +68,15 @@ pub trait TimerStore: Send + Sync {
     /// (its lease ran out and another sweeper took the timer), so nothing was written.
     async fn finish(&self, id: &str, token: &str, outcome: &Outcome) -> Result<bool, StoreError>;
 
+    /// Sends a failed timer again: back to pending, due at `fire_at`, indexed under `bucket`,
+    /// with a fresh count of attempts. `None` when the timer is not failed (or gone).
+    async fn retry_failed(
+        &self,
+        id: &TimerId,
+        fire_at: i64,
+        bucket: &str,
+    ) -> Result<Option<Timer>, StoreError>;
+
     /// The oldest minute that may still hold due timers, as last saved by a sweep.
     async fn sweep_cursor(&self) -> Result<Option<Minute>, StoreError>;
 
