@@ -80,5 +80,5 @@ async fn a_sweeper_killed_five_times_still_calls_every_timer_with_at_most_one_du
         "{duplicates} duplicates for {KILLS} kills"
     );
     let counts = receiver.hits_by_timer();
-    assert!(counts.values().all(|&n| n >= 1 && n <= 2));
+    assert!(counts.values().all(|n| (1..=2).contains(n)));
 }
