@@ -14,6 +14,9 @@ pub struct Settings {
     /// spread over several index partitions. Raise it only: lowering it strands timers in
     /// the shards that are no longer queried.
     pub shards: u16,
+    /// `RETENTION_DAYS` (default 30, 1 to 3650): how long fired and failed timers and ping
+    /// hits are kept before the table's time to live deletes them.
+    pub retention: Duration,
     pub sweep: SweepSettings,
 }
 
@@ -91,6 +94,7 @@ impl Settings {
         Ok(Self {
             table,
             shards: number("BUCKET_SHARDS", 4, 1, 100)? as u16,
+            retention: Duration::from_secs(number("RETENTION_DAYS", 30, 1, 3650)? * 24 * 60 * 60),
             sweep: SweepSettings {
                 max_attempts: number("MAX_ATTEMPTS", 5, 1, 100)? as u32,
                 retry_base: Duration::from_secs(number("RETRY_BASE_SECONDS", 30, 0, 86_400)?),

@@ -63,6 +63,58 @@ pub struct SweepReport {
     pub store_errors: usize,
     /// The oldest minute the next sweep starts from, e.g. `2026-12-03T13:45Z`.
     pub cursor: String,
+    /// How late each fired call was, in milliseconds after its due (or retry) time.
+    #[serde(skip)]
+    pub lateness_ms: Vec<i64>,
+}
+
+/// The most values one metric of an embedded-metric-format line may carry.
+const EMF_MAX_VALUES: usize = 100;
+
+impl SweepReport {
+    /// The report as one CloudWatch embedded-metric-format line (namespace `WebhookTimers`):
+    /// counts of fired, retried, failed and left timers, store errors, and lateness samples.
+    pub fn metrics(&self, at: DateTime<Utc>) -> serde_json::Value {
+        let metric = |name: &str, unit: &str| serde_json::json!({"Name": name, "Unit": unit});
+        let lateness: Vec<i64> = self
+            .lateness_ms
+            .iter()
+            .take(EMF_MAX_VALUES)
+            .copied()
+            .collect();
+        let mut line = serde_json::json!({
+            "_aws": {
+                "Timestamp": at.timestamp_millis(),
+                "CloudWatchMetrics": [{
+                    "Namespace": "WebhookTimers",
+                    "Dimensions": [[]],
+                    "Metrics": [
+                        metric("Fired", "Count"),
+                        metric("Retried", "Count"),
+                        metric("Failed", "Count"),
+                        metric("LeftForNextRun", "Count"),
+                        metric("StoreErrors", "Count"),
+                        metric("LatenessMs", "Milliseconds"),
+                    ],
+                }],
+            },
+            "Fired": self.fired,
+            "Retried": self.retried,
+            "Failed": self.failed,
+            "LeftForNextRun": self.left_for_next_run,
+            "StoreErrors": self.store_errors,
+            "LatenessMs": lateness,
+        });
+        if self.lateness_ms.is_empty() {
+            // A metric with no value is refused; leave lateness out when nothing fired.
+            line.as_object_mut().unwrap().remove("LatenessMs");
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array_mut()
+                .unwrap()
+                .pop();
+        }
+        line
+    }
 }
 
 /// The minutes one sweep reads.
@@ -203,7 +255,8 @@ pub fn decide(
 /// What happened to one listed timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
-    Fired,
+    /// Fired, this many milliseconds after it was due (or after its retry time).
+    Fired(i64),
     Retried,
     Failed,
     Skipped,
@@ -215,7 +268,7 @@ enum Step {
 impl Step {
     /// Whether the timer no longer sits unsettled in the minute it was listed under.
     fn settled(self) -> bool {
-        matches!(self, Self::Fired | Self::Retried | Self::Failed)
+        matches!(self, Self::Fired(_) | Self::Retried | Self::Failed)
     }
 }
 
@@ -278,7 +331,10 @@ impl Sweeper {
         };
         for (_, step) in &steps {
             let counter = match step {
-                Step::Fired => &mut report.fired,
+                Step::Fired(late_ms) => {
+                    report.lateness_ms.push(*late_ms);
+                    &mut report.fired
+                }
                 Step::Retried => &mut report.retried,
                 Step::Failed => &mut report.failed,
                 Step::Skipped => &mut report.skipped,
@@ -309,7 +365,19 @@ impl Sweeper {
             }
         }
         report.cursor = next.label();
-        tracing::info!(report = ?report, "sweep finished");
+        tracing::info!(
+            minutes = report.minutes,
+            found = report.found,
+            fired = report.fired,
+            retried = report.retried,
+            failed = report.failed,
+            skipped = report.skipped,
+            left_for_next_run = report.left_for_next_run,
+            lost_claims = report.lost_claims,
+            store_errors = report.store_errors,
+            cursor = %report.cursor,
+            "sweep finished"
+        );
         Ok(report)
     }
 
@@ -399,8 +467,9 @@ fn call_for(timer: &Timer) -> WebhookCall {
 fn log_outcome(timer: &Timer, outcome: &Outcome) -> Step {
     match outcome {
         Outcome::Fired { at, status } => {
-            tracing::info!(timer_id = %timer.id, status, late_ms = at - timer.due_at, "timer fired");
-            Step::Fired
+            let late_ms = at - timer.fire_at;
+            tracing::info!(timer_id = %timer.id, status, late_ms, "timer fired");
+            Step::Fired(late_ms)
         }
         Outcome::Retry { error, fire_at, .. } => {
             tracing::info!(timer_id = %timer.id, attempt = timer.attempts, error, next_at = fire_at, "timer will be retried");
@@ -504,6 +573,45 @@ mod tests {
         assert_eq!(
             stop_claiming_at(600_000, now, keep_back),
             now + Duration::from_secs(582)
+        );
+    }
+
+    #[test]
+    fn the_report_becomes_one_embedded_metric_line() {
+        let now = at("2026-12-03T12:00:00Z");
+        let report = SweepReport {
+            fired: 2,
+            failed: 1,
+            lateness_ms: vec![12, 40],
+            ..SweepReport::default()
+        };
+        let line = report.metrics(now);
+        assert_eq!(line["_aws"]["Timestamp"], now.timestamp_millis());
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "WebhookTimers"
+        );
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            6
+        );
+        assert_eq!(
+            (line["Fired"].as_u64(), line["Failed"].as_u64()),
+            (Some(2), Some(1))
+        );
+        assert_eq!(line["LatenessMs"], serde_json::json!([12, 40]));
+
+        let idle = SweepReport::default().metrics(now);
+        assert!(idle.get("LatenessMs").is_none());
+        assert_eq!(
+            idle["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            5
         );
     }
 

@@ -88,6 +88,8 @@ pub fn test_settings(table: &str) -> Settings {
 
 /// One test's service: its own table, a manual clock, the real HTTP webhook client.
 pub struct TestApp {
+    /// A raw client for the test's store server, to look at items as stored.
+    pub client: aws_sdk_dynamodb::Client,
     pub store: Arc<dyn TimerStore>,
     pub timers: Timers,
     pub clock: ManualClock,
@@ -107,8 +109,10 @@ impl TestApp {
         create_table_if_missing(&client, &table).await.unwrap();
         let mut settings = test_settings(&table);
         tune(&mut settings);
-        let store: Arc<dyn TimerStore> = Arc::new(DynamoStore::new(client, &table));
+        let store: Arc<dyn TimerStore> =
+            Arc::new(DynamoStore::new(client.clone(), &table).with_retention(settings.retention));
         Self {
+            client,
             timers: Timers::new(store.clone(), settings.shards),
             store,
             clock: ManualClock::new(Utc::now()),

@@ -328,3 +328,56 @@ async fn a_failed_timer_can_be_sent_again_and_only_a_failed_one() {
     let unknown = retry("0190c6f8-3e57-7a51-9f1c-7d2b6f7a9e10".to_owned()).await;
     assert_eq!(unknown.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_timers_carry_an_expiry_for_the_tables_time_to_live() {
+    let app = TestApp::start_with(|s| s.retention = Duration::from_secs(2 * 24 * 3600)).await;
+    let receiver = Receiver::start().await;
+    let t = app.create(json!({"url": receiver.url("/ok/x")})).await;
+    let raw = |id: String| {
+        let (client, table) = (app.client.clone(), app.settings.table.clone());
+        async move {
+            let item = client
+                .get_item()
+                .table_name(table)
+                .key(
+                    "pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(format!("timer#{id}")),
+                )
+                .key(
+                    "sk",
+                    aws_sdk_dynamodb::types::AttributeValue::S("timer".into()),
+                )
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap();
+            item.get("expires_at")
+                .map(|v| v.as_n().unwrap().parse::<i64>().unwrap())
+        }
+    };
+    let id = t["id"].as_str().unwrap().to_owned();
+    assert_eq!(raw(id.clone()).await, None, "a pending timer never expires");
+
+    app.clock.advance(MINUTE);
+    sweep(&app).await;
+    let fired_at = app.now().timestamp();
+    let expires = raw(id).await.expect("a fired timer expires");
+    assert!(
+        (fired_at + 2 * 24 * 3600 - expires).abs() <= 1,
+        "{expires} vs {fired_at}"
+    );
+    let ttl = app
+        .client
+        .describe_time_to_live()
+        .table_name(&app.settings.table)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl.time_to_live_description()
+            .and_then(|d| d.attribute_name()),
+        Some("expires_at")
+    );
+}

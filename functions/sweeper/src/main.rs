@@ -40,6 +40,8 @@ async fn main() -> Result<(), Error> {
                 );
             }
             let report: SweepReport = sweeper.sweep(Some(stop_at)).await?;
+            // CloudWatch reads metrics from this line of the log (embedded metric format).
+            println!("{}", report.metrics(chrono::Utc::now()));
             if report.store_errors > 0 {
                 return Err(Error::from(format!(
                     "the sweep stopped after {} store errors; the next run resumes",

@@ -20,6 +20,7 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_dynamodb::Client;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
@@ -44,14 +45,32 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    retention: Duration,
 }
 
+/// The attribute DynamoDB's time to live reads (epoch seconds): finished timers and ping hits
+/// carry it, so the table deletes them after the retention period.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
 impl DynamoStore {
+    /// A store over `table`, keeping finished timers and ping hits for 30 days.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            retention: Duration::from_secs(30 * 24 * 60 * 60),
         }
+    }
+
+    /// Keeps finished timers and ping hits for `retention` before the table's TTL deletes them.
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The TTL value (epoch seconds) for an item finished at `at_ms`.
+    fn expires_at(&self, at_ms: i64) -> i64 {
+        at_ms / 1000 + i64::try_from(self.retention.as_secs()).unwrap_or(i64::MAX / 2)
     }
 
     /// A DynamoDB client configured the standard AWS way (region, credentials, and
@@ -77,7 +96,10 @@ impl DynamoStore {
 
     /// The store named by `settings`, with a client configured from the environment.
     pub async fn from_settings(settings: &Settings) -> Arc<dyn TimerStore> {
-        Arc::new(Self::new(Self::client_from_env().await, &settings.table))
+        Arc::new(
+            Self::new(Self::client_from_env().await, &settings.table)
+                .with_retention(settings.retention),
+        )
     }
 
     fn key(pk: String, sk: &str) -> Item {
@@ -249,9 +271,11 @@ impl TimerStore for DynamoStore {
         }
         update = match outcome {
             Outcome::Fired { .. } => {
-                set.push("#fired_at = :at");
+                set.extend(["#fired_at = :at", "#expires_at = :expires_at"]);
                 remove.extend(["#bucket", "#last_error"]);
-                update.expression_attribute_values(":status", status(TimerStatus::Fired))
+                update
+                    .expression_attribute_values(":status", status(TimerStatus::Fired))
+                    .expression_attribute_values(":expires_at", n(self.expires_at(at)))
             }
             Outcome::Retry {
                 error,
@@ -271,11 +295,16 @@ impl TimerStore for DynamoStore {
                     .expression_attribute_values(":bucket", s(bucket))
             }
             Outcome::Failed { error, .. } => {
-                set.extend(["#failed_at = :at", "#last_error = :error"]);
+                set.extend([
+                    "#failed_at = :at",
+                    "#last_error = :error",
+                    "#expires_at = :expires_at",
+                ]);
                 remove.push("#bucket");
                 update
                     .expression_attribute_values(":status", status(TimerStatus::Failed))
                     .expression_attribute_values(":error", s(error))
+                    .expression_attribute_values(":expires_at", n(self.expires_at(at)))
             }
         };
         let expression = format!("SET {} REMOVE {}", set.join(", "), remove.join(", "));
@@ -294,7 +323,7 @@ impl TimerStore for DynamoStore {
         bucket: &str,
     ) -> Result<Option<Timer>, StoreError> {
         const UPDATE: &str = "SET #status = :pending, #fire_at = :fire_at, #bucket = :bucket, \
-             #attempts = :zero REMOVE #failed_at";
+             #attempts = :zero REMOVE #failed_at, #expires_at";
         const CONDITION: &str = "#status = :failed";
         let result = with_names(self.update_timer(&id.to_string()), &[UPDATE, CONDITION])
             .update_expression(UPDATE)
@@ -351,6 +380,10 @@ impl TimerStore for DynamoStore {
         let mut item: Item = to_item(hit)?;
         let sk = format!("hit#{:016}#{}", hit.received_at, uuid::Uuid::new_v4());
         item.extend(Self::key(format!("ping#{}", hit.ping_id), &sk));
+        item.insert(
+            TTL_ATTRIBUTE.to_owned(),
+            n(self.expires_at(hit.received_at)),
+        );
         self.client
             .put_item()
             .table_name(&self.table)
@@ -397,6 +430,36 @@ fn due_timer(item: &Item) -> Option<DueTimer> {
         id: id.to_owned(),
         fire_at,
     })
+}
+
+/// Turns on the table's time to live over [`TTL_ATTRIBUTE`], unless it is on already.
+async fn enable_ttl(client: &Client, table: &str) -> Result<(), StoreError> {
+    let current = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| StoreError::request("DescribeTimeToLive", e))?;
+    let enabled = current
+        .time_to_live_description()
+        .and_then(|d| d.time_to_live_status())
+        .is_some_and(|s| matches!(s, TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling));
+    if enabled {
+        return Ok(());
+    }
+    let spec = TimeToLiveSpecification::builder()
+        .attribute_name(TTL_ATTRIBUTE)
+        .enabled(true)
+        .build()
+        .expect("name and switch are set");
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(spec)
+        .send()
+        .await
+        .map_err(|e| StoreError::request("UpdateTimeToLive", e))?;
+    Ok(())
 }
 
 /// Creates the table and its index if they do not exist yet, and waits until it is active.
@@ -455,7 +518,7 @@ pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<(),
             .await
             .map_err(|e| StoreError::request("DescribeTable", e))?;
         if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
-            return Ok(());
+            return enable_ttl(client, table).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
