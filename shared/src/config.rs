@@ -5,6 +5,23 @@ use std::time::Duration;
 
 use crate::webhook::CallTimeouts;
 
+/// Every environment variable the settings are read from.
+pub const VARIABLES: &[&str] = &[
+    "TABLE_NAME",
+    "BUCKET_SHARDS",
+    "RETENTION_DAYS",
+    "MAX_ATTEMPTS",
+    "RETRY_BASE_SECONDS",
+    "RETRY_MAX_SECONDS",
+    "CALL_CONNECT_TIMEOUT_MS",
+    "CALL_TIMEOUT_MS",
+    "FIRE_CONCURRENCY",
+    "LEASE_MARGIN_MS",
+    "SWEEP_LOOKBACK_MINUTES",
+    "SWEEP_CATCHUP_MINUTES",
+    "SWEEP_FIRST_LOOKBACK_MINUTES",
+];
+
 /// Everything an operator can tune. Only `TABLE_NAME` is required.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -150,6 +167,21 @@ mod tests {
             ("timers", 4, 5)
         );
         assert!(s.sweep.lease() > s.sweep.timeouts.total);
+    }
+
+    #[test]
+    fn every_variable_read_is_listed() {
+        let asked = std::sync::Mutex::new(Vec::new());
+        Settings::from_lookup(|name| {
+            asked.lock().unwrap().push(name.to_owned());
+            (name == "TABLE_NAME").then(|| "t".to_owned())
+        })
+        .unwrap();
+        let mut asked = asked.into_inner().unwrap();
+        asked.sort();
+        let mut listed: Vec<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
+        listed.sort();
+        assert_eq!(asked, listed);
     }
 
     #[test]
