@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test, on a fresh machine too (it installs cargo-lambda and moto from PyPI first):
-#   1. cargo fmt --check, cargo clippy -D warnings, and cfn-lint on template.yaml;
+#   1. cargo fmt --check, cargo clippy -D warnings, cfn-lint and sam validate --lint on
+#      template.yaml (offline, with dummy credentials);
 #   2. unit and integration tests against Dynoxide (embedded in the tests);
 #   3. the same integration tests against moto's server, a second DynamoDB implementation;
 #   4. the end-to-end smoke test through the local stack (local/run.sh: cargo lambda watch,
@@ -10,7 +11,8 @@ set -euo pipefail
 source "$(dirname "$0")/../local/tools.sh"
 cd "$repo_root"
 
-ensure_tools "moto[dynamodb,server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+ensure_tools "moto[dynamodb,server]==$MOTO_VERSION" \
+  "aws-sam-cli==$SAM_CLI_VERSION"
 logs=target/test-logs
 mkdir -p "$logs"
 
@@ -31,6 +33,8 @@ echo "== format and lints" >&2
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cfn-lint template.yaml
+AWS_ACCESS_KEY_ID=none AWS_SECRET_ACCESS_KEY=none AWS_DEFAULT_REGION=us-east-1 \
+  SAM_CLI_TELEMETRY=0 sam validate --lint --template-file template.yaml
 
 echo "== build" >&2
 cargo build --workspace --all-targets
