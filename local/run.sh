@@ -40,7 +40,7 @@ env_file="$data_dir/functions.env"
   done
 } > "$env_file"
 
-cargo lambda watch -A 127.0.0.1 -P "$api_port" --env-file "$env_file" --timeout 120 ${TIMERS_WATCH_FLAGS:-} &
+cargo lambda watch -A 127.0.0.1 -P "$api_port" --env-file "$env_file" ${TIMERS_WATCH_FLAGS:-} &
 wait_for_port "$api_port" 300
 
 target/debug/timers-local scheduler \

@@ -7,15 +7,15 @@ use serde_json::{json, Value};
 
 use crate::domain::{seconds_until, utc_from_ms, NewTimer, Timer, TimerId, TimerStatus};
 use crate::error::Error;
-use crate::ping::{PingHit, PingId, MAX_HITS_LISTED};
+use crate::ping::{PingHit, PingId};
 use crate::service::Timers;
 
 /// A JSON answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiResponse {
     pub status: u16,
-    /// The `Location` header, for a created timer.
-    pub location: Option<String>,
+    /// Headers beyond `Content-Type`: `Location` for a created timer, `Retry-After` on a 503.
+    pub headers: Vec<(&'static str, String)>,
     pub body: Value,
 }
 
@@ -23,7 +23,7 @@ impl ApiResponse {
     fn ok(status: u16, body: Value) -> Self {
         Self {
             status,
-            location: None,
+            headers: Vec::new(),
             body,
         }
     }
@@ -32,7 +32,11 @@ impl ApiResponse {
         if let Error::Store(cause) = error {
             tracing::error!(error = %cause, source = ?std::error::Error::source(cause), "store request failed");
         }
-        Self::ok(error.status(), error.body())
+        let mut response = Self::ok(error.status(), error.body());
+        if error.status() == 503 {
+            response.headers.push(("retry-after", "1".to_owned()));
+        }
+        response
     }
 
     fn from_result(result: Result<Self, Error>) -> Self {
@@ -85,11 +89,22 @@ fn rfc3339(ms: i64) -> String {
     utc_from_ms(ms).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// The URL with any password replaced by `***`: anyone with the id may read the timer.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.into()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// A timer as the API shows it.
 pub fn timer_view(timer: &Timer, now: DateTime<Utc>) -> Value {
     let mut view = json!({
         "id": timer.id,
-        "url": timer.url,
+        "url": redacted(&timer.url),
         "status": timer.status,
         "due_at": rfc3339(timer.due_at),
         "time_left": timer.time_left(now),
@@ -140,7 +155,7 @@ pub async fn create_timer(
             let timer = timers.create(&request, now).await?;
             Ok(ApiResponse {
                 status: 201,
-                location: Some(format!("/timers/{}", timer.id)),
+                headers: vec![("location", format!("/timers/{}", timer.id))],
                 body: timer_view(&timer, now),
             })
         }
@@ -214,7 +229,7 @@ pub async fn ping_hits(timers: &Timers, raw_ping_id: &str) -> ApiResponse {
     ApiResponse::from_result(
         async {
             let ping_id = PingId::parse(raw_ping_id)?;
-            let hits = timers.hits(&ping_id).await?;
+            let (hits, truncated) = timers.hits(&ping_id).await?;
             let listed: Vec<Value> = hits
                 .iter()
                 .map(|h| {
@@ -233,7 +248,7 @@ pub async fn ping_hits(timers: &Timers, raw_ping_id: &str) -> ApiResponse {
                 json!({
                     "ping_id": ping_id.as_str(),
                     "count": listed.len(),
-                    "truncated": listed.len() == MAX_HITS_LISTED,
+                    "truncated": truncated,
                     "hits": listed,
                 }),
             ))
@@ -273,6 +288,12 @@ mod tests {
             Some(Route::Retry("abc"))
         );
         assert_eq!(Route::from_path("/timers/a/b/c"), None);
+    }
+
+    #[test]
+    fn passwords_in_urls_are_not_shown() {
+        assert_eq!(redacted("https://u:secret@a.b/x"), "https://u:***@a.b/x");
+        assert_eq!(redacted("https://a.b/x"), "https://a.b/x");
     }
 
     #[test]

@@ -231,27 +231,7 @@ const CREATE_FIELDS: [&str; 4] = ["url", "hours", "minutes", "seconds"];
 impl NewTimer {
     /// Parses and validates a create request body. Every refusal names the field at fault.
     pub fn from_json(body: &[u8]) -> Result<Self, InputError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(InputError::new(
-                "empty_body",
-                "body",
-                "the request body is empty: send a JSON object such as {\"url\": \"https://example.com/hook\", \"seconds\": 10}",
-            ));
-        }
-        let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-            InputError::new(
-                "invalid_json",
-                "body",
-                format!("the request body is not valid JSON: {e}"),
-            )
-        })?;
-        let serde_json::Value::Object(fields) = value else {
-            return Err(InputError::new(
-                "invalid_body",
-                "body",
-                "the request body must be a JSON object",
-            ));
-        };
+        let fields = json_object(body)?;
         if let Some(unknown) = fields.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
             return Err(InputError::new(
                 "unknown_field",
@@ -271,6 +251,81 @@ impl NewTimer {
     }
 }
 
+/// A JSON object's members in order, duplicates kept, so that they can be refused.
+struct Members(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = Members;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((key, _)) = map.next_entry::<String, serde::de::IgnoredAny>()? {
+                    keys.push(key);
+                }
+                Ok(Members(keys))
+            }
+        }
+        deserializer.deserialize_map(Keys)
+    }
+}
+
+/// Parses a body that must be one JSON object with no member given twice.
+pub fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, InputError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(InputError::new(
+            "empty_body",
+            "body",
+            "the request body is empty: send a JSON object such as {\"url\": \"https://example.com/hook\", \"seconds\": 10}",
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        InputError::new(
+            "invalid_json",
+            "body",
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })?;
+    let serde_json::Value::Object(fields) = value else {
+        return Err(InputError::new(
+            "invalid_body",
+            "body",
+            "the request body must be a JSON object",
+        ));
+    };
+    let Members(keys) = serde_json::from_slice(body).map_err(|e| {
+        InputError::new(
+            "invalid_json",
+            "body",
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })?;
+    if keys.len() != fields.len() {
+        let mut seen = std::collections::HashSet::new();
+        let twice = keys
+            .into_iter()
+            .find(|k| !seen.insert(k.clone()))
+            .unwrap_or_default();
+        return Err(InputError::new(
+            "duplicate_field",
+            twice.clone(),
+            format!("'{twice}' is given more than once"),
+        ));
+    }
+    Ok(fields)
+}
+
+fn invalid_url(message: impl Into<String>) -> InputError {
+    InputError::new("invalid_url", "url", message)
+}
+
 fn parse_url(value: Option<&serde_json::Value>) -> Result<url::Url, InputError> {
     let raw = match value {
         None | Some(serde_json::Value::Null) => {
@@ -286,34 +341,79 @@ fn parse_url(value: Option<&serde_json::Value>) -> Result<url::Url, InputError> 
         }
     };
     if raw.len() > MAX_URL_BYTES {
-        return Err(InputError::new(
-            "url_too_long",
-            "url",
-            format!("url must be at most {MAX_URL_BYTES} bytes"),
+        return Err(url_too_long());
+    }
+    // The URL is taken as written: anything a parser would silently drop or rewrite is refused.
+    if raw
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+    {
+        return Err(invalid_url(
+            "url must not contain spaces, control characters or backslashes",
         ));
     }
-    let url = url::Url::parse(raw).map_err(|e| {
-        InputError::new(
-            "invalid_url",
-            "url",
-            format!("url must be an absolute http or https URL ({e})"),
-        )
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(InputError::new(
-            "invalid_url",
-            "url",
-            format!("url must use http or https, not '{}'", url.scheme()),
+    let lower = raw.to_ascii_lowercase();
+    let Some(after_scheme) = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"))
+    else {
+        return Err(invalid_url(
+            "url must be an absolute URL starting with http:// or https://",
         ));
+    };
+    let url = url::Url::parse(raw)
+        .map_err(|e| invalid_url(format!("url must be an absolute http or https URL ({e})")))?;
+    let written_host = written_host(after_scheme);
+    match url.host() {
+        None => return Err(invalid_url("url must name a host")),
+        Some(url::Host::Domain(domain)) => {
+            let labels: Vec<&str> = domain
+                .strip_suffix('.')
+                .unwrap_or(domain)
+                .split('.')
+                .collect();
+            if written_host.is_empty() || labels.iter().any(|l| l.is_empty()) {
+                return Err(invalid_url("url must name a host with no empty labels"));
+            }
+        }
+        Some(url::Host::Ipv4(address)) => {
+            if written_host != address.to_string() {
+                return Err(invalid_url(format!(
+                    "write an IPv4 host as four decimal numbers: {address}, not {written_host}"
+                )));
+            }
+        }
+        Some(url::Host::Ipv6(_)) => {}
     }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(InputError::new(
-            "invalid_url",
-            "url",
-            "url must name a host",
-        ));
+    if url.port() == Some(0) {
+        return Err(invalid_url("url must not use port 0"));
+    }
+    if url.as_str().len() > MAX_URL_BYTES {
+        return Err(url_too_long());
     }
     Ok(url)
+}
+
+fn url_too_long() -> InputError {
+    InputError::new(
+        "url_too_long",
+        "url",
+        format!("url must be at most {MAX_URL_BYTES} bytes, once percent-encoded"),
+    )
+}
+
+/// The host as the client wrote it: between `scheme://` (already removed) and the path,
+/// without user info and port.
+fn written_host(after_scheme: &str) -> &str {
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host_port.starts_with('[') {
+        return host_port.split(']').next().unwrap_or_default();
+    }
+    host_port.split(':').next().unwrap_or_default()
 }
 
 fn parse_count(
@@ -329,13 +429,15 @@ fn parse_count(
     };
     match fields.get(name) {
         None => Ok(0),
-        Some(serde_json::Value::Number(n)) => match n.as_u64() {
-            Some(v) => Ok(v),
-            None if n.as_i64().is_some() => Err(refuse("not a negative one")),
-            None if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f > 0.0) => {
-                Err(delay_too_long(name))
-            }
-            None => Err(refuse("not a fraction")),
+        Some(serde_json::Value::Number(n)) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(v), _, _) => Ok(v),
+            (None, Some(_), _) => Err(refuse("not a negative one")),
+            (None, None, Some(f)) if f >= 18_446_744_073_709_551_616.0 => Err(delay_too_long(name)),
+            (None, None, Some(f)) if f < 0.0 => Err(refuse("not a negative one")),
+            (None, None, Some(f)) if f.fract() != 0.0 => Err(refuse("not a fraction")),
+            _ => Err(refuse(
+                "written without a decimal point or exponent: 10, not 10.0 or 1e1",
+            )),
         },
         Some(serde_json::Value::String(_)) => Err(refuse("not a string: send 5, not \"5\"")),
         Some(serde_json::Value::Null) => Err(refuse("not null: leave the field out for 0")),
@@ -440,6 +542,10 @@ mod tests {
                 "seconds",
             ),
             (r#"{"url":"http://a.b","seconds":1e30}"#, "seconds"),
+            (
+                r#"{"url":"http://a.b","seconds":18446744073709551616}"#,
+                "seconds",
+            ),
             (r#"{"url":"http://a.b","hours":8761}"#, "hours"),
         ] {
             let e = refusal(body);
@@ -449,6 +555,83 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn whole_numbers_in_float_or_exponent_form_are_refused_as_notation_not_size() {
+        for body in [
+            r#"{"url":"http://a.b","seconds":1e3}"#,
+            r#"{"url":"http://a.b","seconds":10.0}"#,
+            r#"{"url":"http://a.b","seconds":-0}"#,
+            r#"{"url":"http://a.b","seconds":0.0}"#,
+        ] {
+            let e = refusal(body);
+            assert_eq!(
+                (e.code, e.field.as_str()),
+                ("invalid_number", "seconds"),
+                "{body}"
+            );
+            assert!(e.message.contains("decimal point"), "{body}: {}", e.message);
+        }
+        let e = refusal(r#"{"url":"http://a.b","seconds":-9223372036854775809}"#);
+        assert!(e.message.contains("negative"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_field_given_twice_is_refused() {
+        let e = refusal(r#"{"url":"http://a.b","seconds":1000,"seconds":0}"#);
+        assert_eq!((e.code, e.field.as_str()), ("duplicate_field", "seconds"));
+        let e = refusal(r#"{"url":"http://evil.example","url":"http://a.b"}"#);
+        assert_eq!((e.code, e.field.as_str()), ("duplicate_field", "url"));
+    }
+
+    #[test]
+    fn urls_a_parser_would_rewrite_are_refused() {
+        for raw in [
+            "http://exa\tmple.com/",
+            "http://a.b/x\ny",
+            "http://a.b/\u{0}",
+            " http://a.b/",
+            "http:///x",
+            "http:x",
+            "http:/x",
+            "http:\\\\a.b\\x",
+            "http://\u{200b}.com/",
+            "http://a..b/",
+            "http://.a.b/",
+            "http://1.2.3/",
+            "http://0x7f.1/",
+            "http://2130706433/",
+            "http://0177.0.0.1/",
+            "https://a.b:0/",
+        ] {
+            let body = serde_json::json!({ "url": raw }).to_string();
+            let e = refusal(&body);
+            assert_eq!(
+                (e.code, e.field.as_str()),
+                ("invalid_url", "url"),
+                "{raw:?}"
+            );
+        }
+        for good in [
+            "http://127.0.0.1:9000/timers/ping/x",
+            "https://user:pw@example.com:8443/a?b=c#d",
+            "http://[::1]:8080/",
+            "HTTPS://Example.COM/",
+            "http://example.com./",
+            "http://bücher.example/",
+        ] {
+            let body = serde_json::json!({ "url": good }).to_string();
+            assert!(NewTimer::from_json(body.as_bytes()).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn the_url_limit_holds_after_percent_encoding() {
+        let raw = format!("http://a.b/{}", "é".repeat(1000));
+        assert!(raw.len() <= MAX_URL_BYTES);
+        let e = refusal(&serde_json::json!({ "url": raw }).to_string());
+        assert_eq!(e.code, "url_too_long");
     }
 
     #[test]

@@ -7,8 +7,10 @@ use crate::error::InputError;
 
 /// The most request body kept per hit; longer bodies are cut and marked truncated.
 pub const MAX_KEPT_BODY_BYTES: usize = 16 * 1024;
-/// The most hits returned by one read.
+/// The most hits returned by one read: the newest ones.
 pub const MAX_HITS_LISTED: usize = 1000;
+/// The most body bytes returned by one read, so the answer stays within Lambda's 6 MB.
+pub const MAX_LISTED_BODY_BYTES: usize = 4 * 1024 * 1024;
 const MAX_PING_ID_LEN: usize = 128;
 
 /// A ping target's name, chosen by the client: 1 to 128 of `A-Z a-z 0-9 - _ .`.
@@ -17,7 +19,7 @@ pub struct PingId(String);
 
 impl PingId {
     pub fn parse(raw: &str) -> Result<Self, InputError> {
-        let ok = !raw.is_empty()
+        let ok = raw.bytes().any(|b| b.is_ascii_alphanumeric())
             && raw.len() <= MAX_PING_ID_LEN
             && raw
                 .bytes()
@@ -28,7 +30,10 @@ impl PingId {
             Err(InputError::new(
                 "invalid_ping_id",
                 "ping_id",
-                format!("ping_id must be 1 to {MAX_PING_ID_LEN} characters of A-Z, a-z, 0-9, '-', '_' or '.'"),
+                format!(
+                    "ping_id must be 1 to {MAX_PING_ID_LEN} characters of A-Z, a-z, 0-9, '-', '_' \
+                     or '.', with at least one letter or digit"
+                ),
             ))
         }
     }
@@ -57,9 +62,16 @@ pub struct PingHit {
 }
 
 impl PingHit {
-    /// Keeps `body`, cut at [`MAX_KEPT_BODY_BYTES`].
+    /// Keeps `body`, cut at [`MAX_KEPT_BODY_BYTES`] without splitting a UTF-8 character.
     pub fn body_text(body: &[u8]) -> (String, bool) {
-        let kept = &body[..body.len().min(MAX_KEPT_BODY_BYTES)];
+        let mut kept = &body[..body.len().min(MAX_KEPT_BODY_BYTES)];
+        if kept.len() < body.len() {
+            if let Err(e) = std::str::from_utf8(kept) {
+                if e.error_len().is_none() {
+                    kept = &kept[..e.valid_up_to()];
+                }
+            }
+        }
         (
             String::from_utf8_lossy(kept).into_owned(),
             body.len() > MAX_KEPT_BODY_BYTES,
@@ -74,7 +86,7 @@ mod tests {
     #[test]
     fn ping_ids_are_short_plain_names() {
         assert!(PingId::parse("demo-1_a.b").is_ok());
-        for bad in ["", "a/b", "a b", "é", &"x".repeat(129)] {
+        for bad in ["", ".", "..", "a/b", "a b", "é", &"x".repeat(129)] {
             assert_eq!(PingId::parse(bad).unwrap_err().field, "ping_id", "{bad}");
         }
     }
@@ -84,5 +96,13 @@ mod tests {
         let (text, cut) = PingHit::body_text(&vec![b'a'; MAX_KEPT_BODY_BYTES + 1]);
         assert_eq!((text.len(), cut), (MAX_KEPT_BODY_BYTES, true));
         assert_eq!(PingHit::body_text(b"{}"), ("{}".to_owned(), false));
+        let mut split = vec![b'a'; MAX_KEPT_BODY_BYTES - 1];
+        split.extend("éé".as_bytes());
+        let (text, cut) = PingHit::body_text(&split);
+        assert_eq!(
+            (text.len(), cut),
+            (MAX_KEPT_BODY_BYTES - 1, true),
+            "no half character kept"
+        );
     }
 }

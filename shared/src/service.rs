@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{bucket_for, NewTimer, Timer, TimerId};
 use crate::error::Error;
-use crate::ping::{PingHit, PingId, MAX_HITS_LISTED};
+use crate::ping::{PingHit, PingId, MAX_HITS_LISTED, MAX_LISTED_BODY_BYTES};
 use crate::store::TimerStore;
 
 /// Creates and reads timers.
@@ -63,8 +63,25 @@ impl Timers {
         Ok(())
     }
 
-    /// The hits of a ping target, oldest first, at most [`MAX_HITS_LISTED`].
-    pub async fn hits(&self, ping_id: &PingId) -> Result<Vec<PingHit>, Error> {
-        Ok(self.store.hits(ping_id.as_str(), MAX_HITS_LISTED).await?)
+    /// The newest hits of a ping target, oldest of them first: at most [`MAX_HITS_LISTED`],
+    /// with at most [`MAX_LISTED_BODY_BYTES`] of bodies. `true` when older hits were left out.
+    pub async fn hits(&self, ping_id: &PingId) -> Result<(Vec<PingHit>, bool), Error> {
+        let mut hits = self
+            .store
+            .hits(ping_id.as_str(), MAX_HITS_LISTED + 1)
+            .await?;
+        let mut truncated = hits.len() > MAX_HITS_LISTED;
+        let mut bytes = 0;
+        let keep_from = hits
+            .iter()
+            .rposition(|h| {
+                bytes += h.body.len();
+                bytes > MAX_LISTED_BODY_BYTES
+            })
+            .map_or(0, |i| i + 1);
+        truncated |= keep_from > 0;
+        let first = keep_from.max(hits.len().saturating_sub(MAX_HITS_LISTED));
+        hits.drain(..first);
+        Ok((hits, truncated))
     }
 }

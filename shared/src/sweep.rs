@@ -23,6 +23,8 @@ use crate::webhook::{CallResult, Webhook, WebhookCall};
 
 /// Bucket queries in flight at once.
 const LIST_CONCURRENCY: usize = 16;
+/// Time kept between the last try to record an outcome and the end of the claim's lease.
+const RECORD_SAFETY: Duration = Duration::from_secs(1);
 /// The longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -438,13 +440,31 @@ impl Sweeper {
             self.shards,
             rand::random(),
         );
-        match self.store.finish(&timer.id, &claim.token, &outcome).await {
+        match self.record(&timer.id, &claim.token, &outcome).await {
             Ok(true) => log_outcome(&timer, &outcome),
             Ok(false) => {
                 tracing::warn!(timer_id = %timer.id, "claim expired before the outcome was recorded");
                 Step::LostClaim
             }
             Err(e) => self.store_failed(stop, &timer.id, "record the outcome of", &e),
+        }
+    }
+
+    /// Records a call's outcome, trying again while the store is unavailable for as long as
+    /// the claim's margin allows: giving up early would leave the timer to be called again.
+    async fn record(&self, id: &str, token: &str, outcome: &Outcome) -> Result<bool, StoreError> {
+        let give_up_at =
+            std::time::Instant::now() + self.settings.lease_margin.saturating_sub(RECORD_SAFETY);
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.store.finish(id, token, outcome).await {
+                Err(e) if std::time::Instant::now() + pause < give_up_at => {
+                    tracing::warn!(timer_id = %id, error = %e, "could not record an outcome; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                result => return result,
+            }
         }
     }
 

@@ -303,3 +303,33 @@ async fn the_ping_target_records_hits_and_lists_them_without_counting_the_read()
     let (status, body) = parts(http_edge::ping(&app.timers, &bad, app.now()).await);
     assert_eq!((status, &body["error"]["field"]), (400, &json!("ping_id")));
 }
+
+#[tokio::test]
+async fn the_hit_list_shows_the_newest_thousand_and_says_when_older_ones_are_left_out() {
+    let app = TestApp::start().await;
+    for i in 0..1001 {
+        let hit = request(&event(
+            "POST",
+            "/timers/ping/many",
+            json!({}),
+            Some(&format!("hit {i}")),
+            false,
+        ));
+        parts(http_edge::ping(&app.timers, &hit, app.now()).await);
+        app.clock.advance(std::time::Duration::from_millis(1));
+    }
+    let list = request(&event(
+        "GET",
+        "/timers/ping/many/hits",
+        json!({}),
+        None,
+        false,
+    ));
+    let (_, hits) = parts(http_edge::ping(&app.timers, &list, app.now()).await);
+    assert_eq!(
+        (hits["count"].as_u64(), hits["truncated"].as_bool()),
+        (Some(1000), Some(true))
+    );
+    assert_eq!(hits["hits"][0]["body"], "hit 1");
+    assert_eq!(hits["hits"][999]["body"], "hit 1000");
+}

@@ -111,7 +111,12 @@ async fn three_sweepers_at_once_over_1000_due_timers_hit_each_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_stops_mid_sweep_loses_no_timer_and_marks_none_fired_without_a_call() {
     let proxy = StoreProxy::start(&store_endpoint().await).await;
-    let app = TestApp::on_endpoint(&proxy.endpoint, |s| s.sweep.concurrency = 4).await;
+    let app = TestApp::on_endpoint(&proxy.endpoint, |s| {
+        s.sweep.concurrency = 4;
+        // Outcomes are retried for the lease margin; keep it short, the store stays down.
+        s.sweep.lease_margin = Duration::from_secs(2);
+    })
+    .await;
     let cut = proxy.clone();
     let receiver = Receiver::start_with_hook(Arc::new(move |hits| {
         if hits == 10 {
@@ -167,6 +172,52 @@ async fn a_store_that_stops_mid_sweep_loses_no_timer_and_marks_none_fired_withou
         duplicates <= app.settings.sweep.concurrency,
         "a duplicate only for a call in flight when the store stopped"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_blips_while_calls_are_in_flight_causes_no_duplicate() {
+    let proxy = StoreProxy::start(&store_endpoint().await).await;
+    let app = TestApp::on_endpoint(&proxy.endpoint, |s| s.sweep.concurrency = 8).await;
+    let cut = proxy.clone();
+    let receiver = Receiver::start_with_hook(Arc::new(move |hits| {
+        if hits == 5 {
+            cut.stop();
+            let back = cut.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                back.restart();
+            });
+        }
+    }))
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(id_of(
+            &app.create(json!({"url": receiver.url(&format!("/ok/{i}"))}))
+                .await,
+        ));
+    }
+    app.clock.advance(MINUTE);
+
+    let mut report = app.sweeper().sweep(None).await.unwrap();
+    for _ in 0..10 {
+        if report.found == 0 {
+            break;
+        }
+        app.clock.advance(MINUTE);
+        report = app.sweeper().sweep(None).await.unwrap();
+    }
+
+    let counts = receiver.hits_by_timer();
+    for id in &ids {
+        assert_eq!(app.get(id).await["status"], "fired");
+        assert_eq!(
+            counts.get(id),
+            Some(&1),
+            "{id} called {:?} times",
+            counts.get(id)
+        );
+    }
 }
 
 /// A store whose index lags, as a DynamoDB GSI may: it still lists `stale` timers (already

@@ -4,7 +4,7 @@
 //! them, with empty path parameters) are understood.
 
 use chrono::{DateTime, Utc};
-use lambda_http::http::header::{CONTENT_TYPE, LOCATION};
+use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use timers::api::{self, ApiResponse, PingRequest, Route};
 use timers::config::Settings;
@@ -91,8 +91,8 @@ fn respond(answer: ApiResponse) -> Response<Body> {
     let mut response = Response::builder()
         .status(answer.status)
         .header(CONTENT_TYPE, "application/json");
-    if let Some(location) = answer.location {
-        response = response.header(LOCATION, location);
+    for (name, value) in answer.headers {
+        response = response.header(name, value);
     }
     response
         .body(Body::from(answer.body.to_string()))

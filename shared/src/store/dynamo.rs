@@ -404,6 +404,7 @@ impl TimerStore for DynamoStore {
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk")
                 .expression_attribute_values(":pk", s(format!("ping#{ping_id}")))
+                .scan_index_forward(false)
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -411,13 +412,16 @@ impl TimerStore for DynamoStore {
                 .map_err(|e| StoreError::request("Query", e))?;
             for item in page.items() {
                 if hits.len() == limit {
-                    return Ok(hits);
+                    break;
                 }
                 hits.push(from_item(item.clone())?);
             }
             match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(hits),
+                Some(key) if !key.is_empty() && hits.len() < limit => start = Some(key),
+                _ => {
+                    hits.reverse();
+                    return Ok(hits);
+                }
             }
         }
     }

@@ -86,6 +86,6 @@ pub trait TimerStore: Send + Sync {
     /// Keeps one hit of the ping target.
     async fn record_hit(&self, hit: &PingHit) -> Result<(), StoreError>;
 
-    /// The first `limit` hits of a ping target, oldest first.
+    /// The newest `limit` hits of a ping target, oldest of them first.
     async fn hits(&self, ping_id: &str, limit: usize) -> Result<Vec<PingHit>, StoreError>;
 }
