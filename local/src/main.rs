@@ -88,15 +88,20 @@ async fn scheduler(invoke_url: &str, every: u64) -> anyhow::Result<()> {
     tracing::info!(invoke_url, every, "scheduler started");
     loop {
         ticks.tick().await;
-        let event = scheduled_event();
-        match client.post(invoke_url).json(&event).send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let body = response.text().await.unwrap_or_default();
-                tracing::info!(status, report = %body, "sweeper invoked");
+        // Like the schedule on AWS, each trigger starts on time, whether the last run ended or not.
+        let invocation = client.post(invoke_url).json(&scheduled_event()).send();
+        tokio::spawn(async move {
+            match invocation.await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let body = response.text().await.unwrap_or_default();
+                    tracing::info!(status, report = %body, "sweeper invoked");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "sweeper invocation failed; the next period tries again")
+                }
             }
-            Err(e) => tracing::warn!(error = %e, "sweeper invocation failed; retrying next period"),
-        }
+        });
     }
 }
 

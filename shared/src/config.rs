@@ -17,6 +17,8 @@ pub const VARIABLES: &[&str] = &[
     "CALL_TIMEOUT_MS",
     "FIRE_CONCURRENCY",
     "LEASE_MARGIN_MS",
+    "SWEEP_RUN_SECONDS",
+    "SWEEP_POLL_MS",
     "SWEEP_LOOKBACK_MINUTES",
     "SWEEP_CATCHUP_MINUTES",
     "SWEEP_FIRST_LOOKBACK_MINUTES",
@@ -53,6 +55,12 @@ pub struct SweepSettings {
     /// `LEASE_MARGIN_MS` (default 30000): how much longer than `CALL_TIMEOUT_MS` a claim lasts.
     /// A sweeper that dies leaves its claims to be taken back once they run out.
     pub lease_margin: Duration,
+    /// `SWEEP_RUN_SECONDS` (default 60, 0 to 900): how long one invocation keeps working,
+    /// firing each timer at its due time; 0 sweeps once and returns.
+    pub run_for: Duration,
+    /// `SWEEP_POLL_MS` (default 1000, 50 to 60000): while running, how often to look for timers
+    /// due before the next look. Timers created with a shorter delay fire up to this late.
+    pub poll: Duration,
     /// `SWEEP_LOOKBACK_MINUTES` (default 5): recent minutes every sweep looks at again,
     /// so a timer written just as its minute was swept is still found.
     pub lookback_minutes: i64,
@@ -132,6 +140,8 @@ impl Settings {
                     1000,
                     600_000,
                 )?),
+                run_for: Duration::from_secs(number("SWEEP_RUN_SECONDS", 60, 0, 900)?),
+                poll: Duration::from_millis(number("SWEEP_POLL_MS", 1000, 50, 60_000)?),
                 lookback_minutes: number("SWEEP_LOOKBACK_MINUTES", 5, 1, 60)? as i64,
                 catchup_minutes: number("SWEEP_CATCHUP_MINUTES", DAY_MINUTES, 1, 7 * DAY_MINUTES)?
                     as i64,

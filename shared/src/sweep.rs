@@ -7,6 +7,7 @@
 //! a timer written just as its minute was swept is found on the next run. The cursor moves past
 //! an old minute only once that minute held nothing this sweep could not settle.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::config::SweepSettings;
 use crate::domain::{bucket_for, Minute, Timer, TimerId};
@@ -68,6 +71,30 @@ pub struct SweepReport {
     /// How late each fired call was, in milliseconds after its due (or retry) time.
     #[serde(skip)]
     pub lateness_ms: Vec<i64>,
+}
+
+impl SweepReport {
+    fn count(&mut self, step: Step) {
+        let counter = match step {
+            Step::Fired(late_ms) => {
+                self.lateness_ms.push(late_ms);
+                &mut self.fired
+            }
+            Step::Retried => &mut self.retried,
+            Step::Failed => &mut self.failed,
+            Step::Skipped => &mut self.skipped,
+            Step::LeftForNextRun => &mut self.left_for_next_run,
+            Step::LostClaim => &mut self.lost_claims,
+            Step::StoreError => &mut self.store_errors,
+        };
+        *counter += 1;
+        if matches!(
+            step,
+            Step::Fired(_) | Step::Retried | Step::Failed | Step::LostClaim
+        ) {
+            self.claimed += 1;
+        }
+    }
 }
 
 /// The most values one metric of an embedded-metric-format line may carry.
@@ -311,15 +338,16 @@ impl Sweeper {
         let now = self.clock.now();
         let cursor = self.store.sweep_cursor().await?;
         let plan = SweepPlan::new(cursor, now, &self.settings);
-        let mut due = self.list_due(&plan, now).await?;
+        let mut due = self.list(plan.minutes(), now.timestamp_millis()).await?;
         // Recent timers first, so a backlog of old ones never makes them late; then oldest first.
         let recent_start = *plan.recent.start();
         due.sort_by_key(|d| (Minute::containing(d.fire_at).0 < recent_start, d.fire_at));
 
         let stop = AtomicBool::new(false);
-        let steps: Vec<(Minute, Step)> = stream::iter(&due)
-            .map(|d| async {
-                let step = self.fire_one(d, stop_claiming_at, &stop).await;
+        let stop = &stop;
+        let steps: Vec<(Minute, Step)> = stream::iter(due.iter().cloned())
+            .map(|d| async move {
+                let step = self.fire_one(&d, stop_claiming_at, stop).await;
                 (Minute::containing(d.fire_at), step)
             })
             .buffer_unordered(self.settings.concurrency)
@@ -332,21 +360,8 @@ impl Sweeper {
             ..SweepReport::default()
         };
         for (_, step) in &steps {
-            let counter = match step {
-                Step::Fired(late_ms) => {
-                    report.lateness_ms.push(*late_ms);
-                    &mut report.fired
-                }
-                Step::Retried => &mut report.retried,
-                Step::Failed => &mut report.failed,
-                Step::Skipped => &mut report.skipped,
-                Step::LeftForNextRun => &mut report.left_for_next_run,
-                Step::LostClaim => &mut report.lost_claims,
-                Step::StoreError => &mut report.store_errors,
-            };
-            *counter += 1;
+            report.count(*step);
         }
-        report.claimed = report.fired + report.retried + report.failed + report.lost_claims;
 
         // After a store error, the cursor stays where it was: the next run starts over there.
         let next = cursor.unwrap_or(Minute(plan.catch_up.start));
@@ -383,19 +398,17 @@ impl Sweeper {
         Ok(report)
     }
 
-    /// Lists the due timers of every planned minute and shard.
-    async fn list_due(
+    /// Lists the timers of every shard of `minutes` whose `fire_at` is at or before `upto_ms`.
+    async fn list(
         &self,
-        plan: &SweepPlan,
-        now: DateTime<Utc>,
+        minutes: impl Iterator<Item = Minute>,
+        upto_ms: i64,
     ) -> Result<Vec<DueTimer>, StoreError> {
-        let now_ms = now.timestamp_millis();
-        let buckets: Vec<String> = plan
-            .minutes()
+        let buckets: Vec<String> = minutes
             .flat_map(|m| (0..self.shards).map(move |shard| m.bucket(shard)))
             .collect();
-        let pages: Vec<Result<Vec<DueTimer>, StoreError>> = stream::iter(&buckets)
-            .map(|bucket| self.store.due_timers(bucket, now_ms))
+        let pages: Vec<Result<Vec<DueTimer>, StoreError>> = stream::iter(buckets)
+            .map(|bucket| async move { self.store.due_timers(&bucket, upto_ms).await })
             .buffer_unordered(LIST_CONCURRENCY)
             .collect()
             .await;
@@ -406,6 +419,97 @@ impl Sweeper {
         due.sort_by(|a, b| a.id.cmp(&b.id));
         due.dedup_by(|a, b| a.id == b.id);
         Ok(due)
+    }
+
+    /// Works until `until`, firing each timer at its due time rather than when the next trigger
+    /// comes: one full sweep first (the backlog, the cursor), then every `poll` a look at the
+    /// timers due before the next look, each fired by a task that sleeps until its due time.
+    /// Runs may overlap (the next trigger comes while this one works): every call is claimed.
+    pub async fn run(&self, until: DateTime<Utc>) -> Result<SweepReport, StoreError> {
+        let mut report = self.sweep(Some(until)).await?;
+        let poll = self.settings.poll;
+        let stop = Arc::new(AtomicBool::new(false));
+        let permits = Arc::new(Semaphore::new(self.settings.concurrency));
+        let mut owned: HashSet<String> = HashSet::new();
+        let mut tasks: JoinSet<(String, Step)> = JoinSet::new();
+        loop {
+            let now = self.clock.now();
+            if now >= until || stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let horizon = (now + poll * 2).min(until);
+            // From a little before now, so a timer created at the turn of a minute is not missed.
+            let minutes = (Minute::of(now - poll * 2).0..=Minute::of(horizon).0).map(Minute);
+            match self.list(minutes, horizon.timestamp_millis()).await {
+                Ok(due) => {
+                    for timer in due {
+                        if owned.insert(timer.id.clone()) {
+                            tasks.spawn(self.clone().fire_on_time(
+                                timer,
+                                until,
+                                stop.clone(),
+                                permits.clone(),
+                            ));
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not look for upcoming timers; the run stops");
+                    report.store_errors += 1;
+                    break;
+                }
+            }
+            let left = (until - now).to_std().unwrap_or_default();
+            tokio::time::sleep(poll.min(left)).await;
+            while let Some(done) = tasks.try_join_next() {
+                Self::settle(&mut report, &mut owned, done);
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            Self::settle(&mut report, &mut owned, done);
+        }
+        tracing::info!(
+            fired = report.fired,
+            retried = report.retried,
+            failed = report.failed,
+            store_errors = report.store_errors,
+            "run finished"
+        );
+        Ok(report)
+    }
+
+    /// Sleeps until `timer` is due, then claims and fires it.
+    async fn fire_on_time(
+        self,
+        timer: DueTimer,
+        until: DateTime<Utc>,
+        stop: Arc<AtomicBool>,
+        permits: Arc<Semaphore>,
+    ) -> (String, Step) {
+        // One millisecond past due, so the claim's `fire_at <= now` holds when we wake.
+        let wait_ms = timer.fire_at + 1 - self.clock.now().timestamp_millis();
+        if wait_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(wait_ms as u64)).await;
+        }
+        let Ok(_permit) = permits.acquire_owned().await else {
+            return (timer.id, Step::LeftForNextRun);
+        };
+        let step = self.fire_one(&timer, Some(until), &stop).await;
+        (timer.id, step)
+    }
+
+    fn settle(
+        report: &mut SweepReport,
+        owned: &mut HashSet<String>,
+        done: Result<(String, Step), tokio::task::JoinError>,
+    ) {
+        match done {
+            Ok((id, step)) => {
+                owned.remove(&id);
+                report.count(step);
+            }
+            Err(e) => tracing::error!(error = %e, "a firing task failed"),
+        }
     }
 
     async fn fire_one(

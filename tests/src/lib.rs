@@ -49,6 +49,10 @@ impl ManualClock {
     pub fn advance(&self, by: Duration) {
         *self.0.lock().unwrap() += by;
     }
+
+    pub fn set(&self, now: DateTime<Utc>) {
+        *self.0.lock().unwrap() = now;
+    }
 }
 
 impl Clock for ManualClock {
@@ -133,6 +137,17 @@ impl TestApp {
         self.sweeper_with(self.settings.sweep.clone())
     }
 
+    /// A sweeper over this app's store on the system clock, for runs that sleep until due times.
+    pub fn sweeper_in_real_time(&self) -> Sweeper {
+        Sweeper::new(
+            self.store.clone(),
+            Arc::new(HttpWebhook::new(self.settings.sweep.timeouts).unwrap()),
+            Arc::new(timers::sweep::SystemClock),
+            self.settings.sweep.clone(),
+            self.settings.shards,
+        )
+    }
+
     pub fn sweeper_with(&self, sweep: SweepSettings) -> Sweeper {
         let webhook = HttpWebhook::new(sweep.timeouts).unwrap();
         Sweeper::new(
@@ -169,6 +184,8 @@ impl TestApp {
 #[derive(Debug, Clone)]
 pub struct Hit {
     pub path: String,
+    /// When it arrived, in UTC.
+    pub received: DateTime<Utc>,
     pub timer_id: Option<String>,
     pub attempt: Option<String>,
     pub body: String,
@@ -253,6 +270,7 @@ async fn receive(
         let mut hits = received.hits.lock().unwrap();
         hits.push(Hit {
             path: format!("/{path}"),
+            received: Utc::now(),
             timer_id: header(TIMER_ID_HEADER),
             attempt: header(ATTEMPT_HEADER),
             body,

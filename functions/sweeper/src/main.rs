@@ -1,5 +1,6 @@
 //! The sweeper: invoked every minute (an EventBridge schedule on AWS, the scheduler loop in
-//! `local/`), it fires every due timer and answers with a report of what it did.
+//! `local/`), it fires every due timer, then keeps working for `SWEEP_RUN_SECONDS`, firing
+//! each timer at its due time, and answers with a report of what it did.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ async fn main() -> Result<(), Error> {
     );
     let sweeper = &sweeper;
     let keep_back = settings.sweep.timeouts.total + RECORD_MARGIN;
+    let run_for = settings.sweep.run_for;
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let now = chrono::Utc::now();
@@ -39,7 +41,11 @@ async fn main() -> Result<(), Error> {
                      timer can be fired: raise the function timeout"
                 );
             }
-            let report: SweepReport = sweeper.sweep(Some(stop_at)).await?;
+            let report: SweepReport = if run_for.is_zero() {
+                sweeper.sweep(Some(stop_at)).await?
+            } else {
+                sweeper.run(stop_at.min(now + run_for)).await?
+            };
             // CloudWatch reads metrics from this line of the log (embedded metric format).
             println!("{}", report.metrics(chrono::Utc::now()));
             if report.store_errors > 0 {
