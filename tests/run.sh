@@ -44,7 +44,7 @@ run_tests --workspace
 
 echo "== integration tests against moto" >&2
 moto_port=$(free_port)
-setsid moto_server -H 127.0.0.1 -p "$moto_port" > "$logs/moto.log" 2>&1 &
+setsid python3 tests/moto_server.py "$moto_port" > "$logs/moto.log" 2>&1 &
 pids+=($!)
 wait_for_port "$moto_port" 60
 TIMERS_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$moto_port" run_tests -p integration-tests

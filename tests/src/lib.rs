@@ -25,14 +25,23 @@ use timers::webhook::{CallTimeouts, HttpWebhook, ATTEMPT_HEADER, TIMER_ID_HEADER
 pub const DEADLINE: Duration = Duration::from_secs(120);
 
 /// Waits until `check` holds, polling; panics with `what` after [`DEADLINE`].
-pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+pub async fn wait_until<F, Fut>(what: &str, check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    wait_until_within(DEADLINE, what, check).await;
+}
+
+/// Waits until `check` holds, polling; panics with `what` after `deadline`.
+pub async fn wait_until_within<F, Fut>(deadline: Duration, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
     let start = Instant::now();
     while !check().await {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }

@@ -469,6 +469,24 @@ async fn enable_ttl(client: &Client, table: &str) -> Result<(), StoreError> {
 /// Creates the table and its index if they do not exist yet, and waits until it is active.
 /// Used by the local stack and the tests; on AWS, `template.yaml` creates the same table.
 pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<(), StoreError> {
+    let exists = match client.describe_table().table_name(table).send().await {
+        Ok(_) => true,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            false
+        }
+        Err(e) => return Err(StoreError::request("DescribeTable", e)),
+    };
+    if !exists {
+        create_table(client, table).await?;
+    }
+    wait_until_active(client, table).await?;
+    enable_ttl(client, table).await
+}
+
+async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     let attribute = |name: &str, kind| {
         AttributeDefinition::builder()
             .attribute_name(name)
@@ -508,12 +526,19 @@ pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<(),
         .send()
         .await;
     match created {
-        Ok(_) => {}
+        // Another process created it meanwhile.
         Err(e)
             if e.as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
-        Err(e) => return Err(StoreError::request("CreateTable", e)),
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(StoreError::request("CreateTable", e)),
+        Ok(_) => Ok(()),
     }
+}
+
+async fn wait_until_active(client: &Client, table: &str) -> Result<(), StoreError> {
     for _ in 0..600 {
         let described = client
             .describe_table()
@@ -522,7 +547,7 @@ pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<(),
             .await
             .map_err(|e| StoreError::request("DescribeTable", e))?;
         if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
-            return enable_ttl(client, table).await;
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -1,0 +1,481 @@
+//! The benchmark: create throughput and latency, firing lateness, backlog drain, sweeper cold
+//! start and memory, binary sizes. It prints a table, writes `bench-results.json` and two SVG
+//! plots into the output folder, and says which targets it met. Run it with
+//! `local/bench.sh` (see BENCHMARKS.md); `--quick` runs a smaller version.
+//!
+//! Everything runs on 127.0.0.1: a Dynoxide server on an SQLite file (as in the local stack),
+//! the real store client, the real sweeper and HTTP client, and a real receiver.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use futures::StreamExt;
+use integration_tests::{Receiver, TestApp};
+use serde_json::json;
+use timers::domain::{NewTimer, Timer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Scale {
+    creates: usize,
+    lateness_timers: usize,
+    lateness_span: Duration,
+    backlog: usize,
+    cold_starts: usize,
+}
+
+const FULL: Scale = Scale {
+    creates: 3000,
+    lateness_timers: 3000,
+    lateness_span: Duration::from_secs(180),
+    backlog: 10_000,
+    cold_starts: 10,
+};
+
+const QUICK: Scale = Scale {
+    creates: 500,
+    lateness_timers: 300,
+    lateness_span: Duration::from_secs(30),
+    backlog: 1000,
+    cold_starts: 3,
+};
+
+/// Milliseconds at the given percentile of sorted `values`.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn sorted(mut values: Vec<f64>) -> Vec<f64> {
+    values.sort_by(f64::total_cmp);
+    values
+}
+
+/// A Dynoxide server on an SQLite file in `dir`, as the local stack runs it.
+async fn file_store(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join("bench.db");
+    let db = dynoxide::Database::new(path.to_str().context("UTF-8 path")?)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(dynoxide::server::serve_with_shutdown(
+        listener,
+        db,
+        std::future::pending(),
+    ));
+    Ok(endpoint)
+}
+
+/// Creates `n` timers through the API handler in-process, `workers` at a time.
+async fn creates_in_process(app: &TestApp, n: usize, workers: usize) -> (f64, Vec<f64>) {
+    let started = Instant::now();
+    let per_worker = n / workers;
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..workers {
+        let timers = app.timers.clone();
+        tasks.spawn(async move {
+            let mut latencies = Vec::with_capacity(per_worker);
+            for i in 0..per_worker {
+                let body = json!({"url": format!("http://127.0.0.1:9/{w}/{i}"), "hours": 1});
+                let t = Instant::now();
+                let answer = timers::api::create_timer(
+                    &timers,
+                    Some("application/json"),
+                    body.to_string().as_bytes(),
+                    Utc::now(),
+                )
+                .await;
+                assert_eq!(answer.status, 201);
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            latencies
+        });
+    }
+    let mut latencies = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        latencies.extend(done.unwrap());
+    }
+    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    (rate, sorted(latencies))
+}
+
+/// Creates `n` timers over HTTP at `base` (the local stack), `workers` at a time.
+async fn creates_over_http(
+    base: &str,
+    n: usize,
+    workers: usize,
+) -> anyhow::Result<(f64, Vec<f64>)> {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..workers {
+        let (client, url) = (client.clone(), format!("{base}/timers"));
+        let per_worker = n / workers;
+        tasks.spawn(async move {
+            let mut latencies = Vec::with_capacity(per_worker);
+            for i in 0..per_worker {
+                let body = json!({"url": format!("http://127.0.0.1:9/{w}/{i}"), "hours": 1});
+                let t = Instant::now();
+                let response = client.post(&url).json(&body).send().await?;
+                anyhow::ensure!(
+                    response.status().as_u16() == 201,
+                    "create answered {}",
+                    response.status()
+                );
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        });
+    }
+    let mut latencies = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        latencies.extend(done??);
+    }
+    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    Ok((rate, sorted(latencies)))
+}
+
+/// Timers spread evenly over `span`, fired by sweeper runs triggered every minute as on AWS;
+/// returns each call's lateness (arrival minus due time) in ms.
+async fn lateness(app: &TestApp, timers: usize, span: Duration) -> Vec<f64> {
+    let receiver = Receiver::start().await;
+    let start = Utc::now();
+    let lead = Duration::from_secs(5);
+    let mut due = std::collections::HashMap::new();
+    for i in 0..timers {
+        let offset = lead + span.mul_f64(i as f64 / timers as f64);
+        let request = NewTimer {
+            url: receiver.url(&format!("/ok/{i}")).parse().unwrap(),
+            delay_seconds: 0,
+        };
+        let mut timer = Timer::new(&request, start, app.settings.shards);
+        let due_at = start + offset;
+        timer.due_at = due_at.timestamp_millis();
+        timer.fire_at = timer.due_at;
+        timer.bucket = Some(timers::domain::bucket_for(
+            &timers::domain::TimerId::parse(&timer.id).unwrap(),
+            timer.fire_at,
+            app.settings.shards,
+        ));
+        app.store.insert_timer(&timer).await.unwrap();
+        due.insert(timer.id.clone(), due_at);
+    }
+    let end = start + lead + span + Duration::from_secs(3);
+    let mut runs = tokio::task::JoinSet::new();
+    let mut trigger = start;
+    while trigger < end {
+        let sweeper = app.sweeper_in_real_time();
+        let until = (trigger + Duration::from_secs(60)).min(end);
+        let wait = (trigger - Utc::now()).to_std().unwrap_or_default();
+        runs.spawn(async move {
+            tokio::time::sleep(wait).await;
+            sweeper.run(until).await
+        });
+        trigger += Duration::from_secs(60);
+    }
+    while runs.join_next().await.is_some() {}
+    let hits = receiver.hits();
+    assert_eq!(hits.len(), timers, "every timer fired once");
+    sorted(
+        hits.iter()
+            .map(|h| {
+                let due_at = due[h.timer_id.as_deref().unwrap()];
+                (h.received - due_at).num_microseconds().unwrap() as f64 / 1000.0
+            })
+            .collect(),
+    )
+}
+
+/// `n` timers already overdue; one sweep drains them. Returns the seconds until the last hit
+/// and the arrival times (seconds since the sweep started), for the drain plot.
+async fn backlog(app: &TestApp, n: usize) -> (f64, Vec<f64>) {
+    let receiver = Receiver::start().await;
+    let long_ago = Utc::now() - Duration::from_secs(600);
+    let inserts = futures::stream::iter(0..n)
+        .map(|i| {
+            let store = app.store.clone();
+            let url = receiver.url(&format!("/ok/{i}"));
+            let shards = app.settings.shards;
+            async move {
+                let request = NewTimer {
+                    url: url.parse().unwrap(),
+                    delay_seconds: 0,
+                };
+                store
+                    .insert_timer(&Timer::new(&request, long_ago, shards))
+                    .await
+                    .unwrap();
+            }
+        })
+        .buffer_unordered(16);
+    inserts.collect::<Vec<()>>().await;
+    let started = Instant::now();
+    let report = app.sweeper_in_real_time().sweep(None).await.unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(report.fired, n, "{report:?}");
+    let arrivals = sorted(
+        receiver
+            .hits()
+            .iter()
+            .map(|h| h.at.duration_since(started).as_secs_f64())
+            .collect(),
+    );
+    (seconds, arrivals)
+}
+
+/// Starts the release sweeper binary against a stand-in Lambda runtime API; returns the time
+/// from spawn to its first request for work, and its peak RSS (KiB) after one sweep.
+async fn cold_start(sweeper: &Path, endpoint: &str, table: &str) -> anyhow::Result<(f64, u64)> {
+    let runtime = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = runtime.local_addr()?.to_string();
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(sweeper)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "sweeper")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("TABLE_NAME", table)
+        .env("SWEEP_RUN_SECONDS", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let (mut next, _) = runtime.accept().await?;
+    let ready = started.elapsed().as_secs_f64() * 1000.0;
+    let mut buf = vec![0u8; 8192];
+    let _ = next.read(&mut buf).await?;
+    let deadline = Utc::now().timestamp_millis() + 60_000;
+    let event = json!({"source": "aws.events", "detail-type": "Scheduled Event"}).to_string();
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: bench-1\r\n\
+         lambda-runtime-deadline-ms: {deadline}\r\nlambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:0:function:sweeper\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{event}",
+        event.len()
+    );
+    next.write_all(answer.as_bytes()).await?;
+    // The function posts its response, then asks for the next event.
+    let (mut response, _) = runtime.accept().await?;
+    let _ = response.read(&mut buf).await?;
+    let pid = child.id().context("sweeper pid")?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let peak_kib = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    child.start_kill()?;
+    let _ = child.wait().await;
+    Ok((ready, peak_kib))
+}
+
+fn svg_plots(out: &Path, lateness: &[f64], drain: &[f64]) -> anyhow::Result<()> {
+    use plotters::prelude::*;
+    let path = out.join("lateness.svg");
+    let root = SVGBackend::new(&path, (800, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let bucket_ms = 2u32;
+    let top = percentile(lateness, 99.5).max(1.0) as u32 + bucket_ms;
+    let mut counts = vec![0u32; (top / bucket_ms + 1) as usize];
+    for &l in lateness {
+        let b = ((l.max(0.0) as u32) / bucket_ms).min(counts.len() as u32 - 1);
+        counts[b as usize] += 1;
+    }
+    let most = counts.iter().copied().max().unwrap_or(1);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("Lateness of {} calls (arrival − due time)", lateness.len()),
+            ("sans-serif", 20),
+        )
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d((0u32..top).into_segmented(), 0u32..most + most / 10 + 1)?;
+    chart
+        .configure_mesh()
+        .x_desc(format!(
+            "lateness, ms ({bucket_ms} ms bins; max {:.0} ms)",
+            lateness.last().unwrap_or(&0.0)
+        ))
+        .y_desc("calls")
+        .draw()?;
+    chart.draw_series(
+        Histogram::vertical(&chart)
+            .style(BLUE.filled())
+            .data(lateness.iter().map(|&l| (l.max(0.0) as u32, 1))),
+    )?;
+    root.present()?;
+
+    let path = out.join("backlog.svg");
+    let root = SVGBackend::new(&path, (800, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let end = drain.last().copied().unwrap_or(1.0).max(0.001);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("Backlog drain: {} overdue timers", drain.len()),
+            ("sans-serif", 20),
+        )
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..end * 1.05, 0usize..drain.len() + 1)?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds since the sweep started")
+        .y_desc("timers called")
+        .draw()?;
+    chart.draw_series(LineSeries::new(
+        drain.iter().enumerate().map(|(i, &t)| (t, i + 1)),
+        &RED,
+    ))?;
+    root.present()?;
+    Ok(())
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let scale = if quick { QUICK } else { FULL };
+    let out = PathBuf::from(std::env::var("BENCH_OUT").unwrap_or_else(|_| "target/bench".into()));
+    std::fs::create_dir_all(&out)?;
+    let work = tempdir()?;
+    let endpoint = file_store(&work).await?;
+    println!(
+        "store: Dynoxide on an SQLite file, {endpoint}; {} cores",
+        std::thread::available_parallelism()?
+    );
+
+    // 1. Creates.
+    let app = TestApp::on_endpoint(&endpoint, |_| {}).await;
+    let (in_rate, in_lat) = creates_in_process(&app, scale.creates, 16).await;
+    let stack = match std::env::var("TIMERS_BASE_URL") {
+        Ok(base) => Some(creates_over_http(&base, scale.creates, 16).await?),
+        Err(_) => None,
+    };
+
+    // 2. Lateness.
+    let app = TestApp::on_endpoint(&endpoint, |_| {}).await;
+    let late = lateness(&app, scale.lateness_timers, scale.lateness_span).await;
+
+    // 3. Backlog.
+    let app = TestApp::on_endpoint(&endpoint, |_| {}).await;
+    let (drain_s, drain) = backlog(&app, scale.backlog).await;
+
+    // 4. Cold start, memory, sizes.
+    let release = PathBuf::from("target/release");
+    let sweeper = release.join("sweeper");
+    let mut starts = Vec::new();
+    let mut peak_kib = 0;
+    if sweeper.exists() {
+        let app = TestApp::on_endpoint(&endpoint, |_| {}).await;
+        for _ in 0..scale.cold_starts {
+            let (ms, kib) = cold_start(&sweeper, &endpoint, &app.settings.table).await?;
+            starts.push(ms);
+            peak_kib = peak_kib.max(kib);
+        }
+    }
+    let starts = sorted(starts);
+    let sizes: Vec<(String, u64)> = [
+        "create-timer",
+        "get-timer",
+        "retry-timer",
+        "ping",
+        "sweeper",
+    ]
+    .iter()
+    .filter_map(|b| {
+        std::fs::metadata(release.join(b))
+            .ok()
+            .map(|m| (b.to_string(), m.len()))
+    })
+    .collect();
+
+    svg_plots(&out, &late, &drain)?;
+
+    let (p50, p95, p99, max) = (
+        percentile(&late, 50.0),
+        percentile(&late, 95.0),
+        percentile(&late, 99.0),
+        late.last().copied().unwrap_or(f64::NAN),
+    );
+    let drain_rate = scale.backlog as f64 / drain_s;
+    println!();
+    println!("| measure | result | target |");
+    println!("|---|---|---|");
+    println!(
+        "| creates in-process (16 at a time) | {in_rate:.0}/s, p50 {:.1} ms, p99 {:.1} ms | |",
+        percentile(&in_lat, 50.0),
+        percentile(&in_lat, 99.0)
+    );
+    match &stack {
+        Some((rate, lat)) => println!(
+            "| creates through the local HTTP stack | {rate:.0}/s, p50 {:.1} ms, p99 {:.1} ms | ≥ 700/s: {} |",
+            percentile(lat, 50.0),
+            percentile(lat, 99.0),
+            verdict(*rate >= 700.0)
+        ),
+        None => println!("| creates through the local HTTP stack | not run (set TIMERS_BASE_URL) | ≥ 700/s |"),
+    }
+    println!("| lateness, {} timers over {} s | p50 {p50:.1} ms, p95 {p95:.1} ms, p99 {p99:.1} ms, max {max:.1} ms | p50 ≤ 20: {}, p99 ≤ 200: {}, max ≤ 1000: {} |",
+        late.len(), scale.lateness_span.as_secs(), verdict(p50 <= 20.0), verdict(p99 <= 200.0), verdict(max <= 1000.0));
+    println!("| backlog of {} overdue timers | drained in {drain_s:.1} s, {drain_rate:.0} calls/s | ≤ 20 s: {} |", scale.backlog, verdict(drain_s <= 20.0));
+    if starts.is_empty() {
+        println!("| sweeper cold start | not run (build target/release/sweeper first) | ≤ 50 ms |");
+    } else {
+        println!("| sweeper cold start (to ready), {} runs | median {:.1} ms, max {:.1} ms; peak RSS {:.1} MiB | ≤ 50 ms: {} |",
+            starts.len(), percentile(&starts, 50.0), starts.last().unwrap(), peak_kib as f64 / 1024.0, verdict(percentile(&starts, 50.0) <= 50.0));
+    }
+    for (name, bytes) in &sizes {
+        println!(
+            "| release binary {name} (x86_64) | {:.1} MiB | |",
+            *bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
+
+    let results = json!({
+        "quick": quick,
+        "creates_in_process": {"per_second": in_rate, "p50_ms": percentile(&in_lat, 50.0), "p99_ms": percentile(&in_lat, 99.0)},
+        "creates_local_stack": stack.as_ref().map(|(rate, lat)| json!({"per_second": rate, "p50_ms": percentile(lat, 50.0), "p99_ms": percentile(lat, 99.0)})),
+        "lateness_ms": {"timers": late.len(), "span_s": scale.lateness_span.as_secs(), "p50": p50, "p95": p95, "p99": p99, "max": max},
+        "backlog": {"timers": scale.backlog, "seconds": drain_s, "per_second": drain_rate},
+        "sweeper_cold_start_ms": {"runs": starts.len(), "median": percentile(&starts, 50.0), "max": starts.last()},
+        "sweeper_peak_rss_kib": peak_kib,
+        "binary_bytes": sizes.iter().map(|(n, b)| (n.clone(), json!(b))).collect::<serde_json::Map<_, _>>(),
+    });
+    std::fs::write(
+        out.join("bench-results.json"),
+        serde_json::to_string_pretty(&results)?,
+    )?;
+    println!(
+        "\nwrote {}/bench-results.json, lateness.svg, backlog.svg",
+        out.display()
+    );
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+fn tempdir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("timers-bench-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
