@@ -121,6 +121,10 @@ pub fn timer_view(timer: &Timer, now: DateTime<Utc>) -> Value {
         ("fired_at", timer.fired_at.map(rfc3339).map(Value::from)),
         ("failed_at", timer.failed_at.map(rfc3339).map(Value::from)),
         (
+            "cancelled_at",
+            timer.cancelled_at.map(rfc3339).map(Value::from),
+        ),
+        (
             "next_attempt_at",
             (timer.status == TimerStatus::Pending && timer.attempts > 0)
                 .then(|| Value::from(rfc3339(timer.fire_at))),
@@ -151,7 +155,7 @@ pub async fn create_timer(
             if let Some(ct) = content_type.filter(|ct| !is_json(ct)) {
                 return Err(Error::UnsupportedMediaType(ct.to_owned()));
             }
-            let request = NewTimer::from_json(body)?;
+            let request = NewTimer::from_json(body, now)?;
             let timer = timers.create(&request, now).await?;
             Ok(ApiResponse {
                 status: 201,
@@ -169,6 +173,18 @@ pub async fn get_timer(timers: &Timers, raw_id: &str, now: DateTime<Utc>) -> Api
         async {
             let id = TimerId::parse(raw_id)?;
             let timer = timers.get(&id).await?;
+            Ok(ApiResponse::ok(200, timer_view(&timer, now)))
+        }
+        .await,
+    )
+}
+
+/// `DELETE /timers/{id}`: cancels a pending timer.
+pub async fn cancel_timer(timers: &Timers, raw_id: &str, now: DateTime<Utc>) -> ApiResponse {
+    ApiResponse::from_result(
+        async {
+            let id = TimerId::parse(raw_id)?;
+            let timer = timers.cancel(&id, now).await?;
             Ok(ApiResponse::ok(200, timer_view(&timer, now)))
         }
         .await,

@@ -67,6 +67,8 @@ pub enum TimerStatus {
     Fired,
     /// Every attempt failed, or the target refused the call for good.
     Failed,
+    /// Cancelled by the client before it fired.
+    Cancelled,
 }
 
 impl TimerStatus {
@@ -77,12 +79,13 @@ impl TimerStatus {
             Self::Firing => "firing",
             Self::Fired => "fired",
             Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
         }
     }
 
     /// Whether the timer will never be called again.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Fired | Self::Failed)
+        matches!(self, Self::Fired | Self::Failed | Self::Cancelled)
     }
 }
 
@@ -181,24 +184,28 @@ pub struct Timer {
     /// When it was given up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_at: Option<i64>,
+    /// When the client cancelled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<i64>,
 }
 
 impl Timer {
     /// A pending timer for `request`, created at `now`, indexed over `shards` shards.
+    /// A due time in the past is indexed under the current minute, so the next sweep fires it.
     pub fn new(request: &NewTimer, now: DateTime<Utc>, shards: u16) -> Self {
         let id = TimerId::new(now);
         let created_at = now.timestamp_millis();
-        // The delay is at most MAX_DELAY_SECONDS, so this cannot overflow.
-        let due_at = created_at + (request.delay_seconds as i64) * 1000;
+        let due_at = request.due_at.timestamp_millis();
+        let fire_at = due_at.max(created_at);
         Self {
             id: id.to_string(),
             url: request.url.to_string(),
             status: TimerStatus::Pending,
             created_at,
             due_at,
-            fire_at: due_at,
+            fire_at,
             attempts: 0,
-            bucket: Some(bucket_for(&id, due_at, shards)),
+            bucket: Some(bucket_for(&id, fire_at, shards)),
             lease_until: None,
             claim_token: None,
             last_status: None,
@@ -206,6 +213,7 @@ impl Timer {
             last_attempt_at: None,
             fired_at: None,
             failed_at: None,
+            cancelled_at: None,
         }
     }
 
@@ -223,14 +231,17 @@ impl Timer {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTimer {
     pub url: url::Url,
-    pub delay_seconds: u64,
+    /// When it is due, in UTC.
+    pub due_at: DateTime<Utc>,
 }
 
-const CREATE_FIELDS: [&str; 4] = ["url", "hours", "minutes", "seconds"];
+const CREATE_FIELDS: [&str; 5] = ["url", "hours", "minutes", "seconds", "at"];
 
 impl NewTimer {
-    /// Parses and validates a create request body. Every refusal names the field at fault.
-    pub fn from_json(body: &[u8]) -> Result<Self, InputError> {
+    /// Parses and validates a create request body received at `now`. The due time is either
+    /// `at` (RFC 3339 with an offset) or `hours`/`minutes`/`seconds` after `now`, never both.
+    /// Every refusal names the field at fault.
+    pub fn from_json(body: &[u8], now: DateTime<Utc>) -> Result<Self, InputError> {
         let fields = json_object(body)?;
         if let Some(unknown) = fields.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
             return Err(InputError::new(
@@ -243,12 +254,65 @@ impl NewTimer {
             ));
         }
         let url = parse_url(fields.get("url"))?;
-        let hours = parse_count(&fields, "hours")?;
-        let minutes = parse_count(&fields, "minutes")?;
-        let seconds = parse_count(&fields, "seconds")?;
-        let delay_seconds = total_delay(hours, minutes, seconds)?;
-        Ok(Self { url, delay_seconds })
+        let due_at = match fields.get("at") {
+            Some(at) => {
+                if let Some(both) = ["hours", "minutes", "seconds"]
+                    .into_iter()
+                    .find(|f| fields.contains_key(*f))
+                {
+                    return Err(InputError::new(
+                        "conflicting_fields",
+                        both,
+                        format!(
+                            "give either at or hours/minutes/seconds, not both ('at' and '{both}')"
+                        ),
+                    ));
+                }
+                parse_at(at, now)?
+            }
+            None => {
+                let hours = parse_count(&fields, "hours")?;
+                let minutes = parse_count(&fields, "minutes")?;
+                let seconds = parse_count(&fields, "seconds")?;
+                // At most MAX_DELAY_SECONDS, so this cannot overflow.
+                now + std::time::Duration::from_secs(total_delay(hours, minutes, seconds)?)
+            }
+        };
+        Ok(Self { url, due_at })
     }
+
+    /// Seconds from `now` until this request's due time (0 if it is in the past).
+    pub fn delay_seconds(&self, now: DateTime<Utc>) -> u64 {
+        seconds_until(self.due_at.timestamp_millis(), now)
+    }
+}
+
+fn parse_at(value: &serde_json::Value, now: DateTime<Utc>) -> Result<DateTime<Utc>, InputError> {
+    let invalid = |what: &str| {
+        InputError::new(
+            "invalid_time",
+            "at",
+            format!("at must be an RFC 3339 time with an offset, such as 2026-12-03T14:05:03Z or 2026-12-03T15:05:03+01:00; {what}"),
+        )
+    };
+    let serde_json::Value::String(raw) = value else {
+        return Err(invalid("not a string"));
+    };
+    let at = DateTime::parse_from_rfc3339(raw)
+        .map_err(|e| invalid(&format!("'{raw}' is not one ({e})")))?
+        .with_timezone(&Utc);
+    let latest = now + std::time::Duration::from_secs(MAX_DELAY_SECONDS);
+    if at > latest {
+        return Err(InputError::new(
+            "delay_too_long",
+            "at",
+            format!(
+                "at must be at most 365 days from now (before {})",
+                latest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        ));
+    }
+    Ok(at)
 }
 
 /// A JSON object's members in order, duplicates kept, so that they can be refused.
@@ -484,26 +548,34 @@ mod tests {
             .with_timezone(&Utc)
     }
 
+    fn now() -> DateTime<Utc> {
+        at("2026-12-03T10:00:00Z")
+    }
+
+    fn parse(body: &str) -> Result<NewTimer, InputError> {
+        NewTimer::from_json(body.as_bytes(), now())
+    }
+
     fn refusal(body: &str) -> InputError {
-        NewTimer::from_json(body.as_bytes()).expect_err(body)
+        parse(body).expect_err(body)
     }
 
     #[test]
     fn accepts_a_full_request_and_adds_up_the_delay() {
-        let t = NewTimer::from_json(
-            br#"{"url": "https://example.com/hook?a=1", "hours": 1, "minutes": 5, "seconds": 3}"#,
+        let t = parse(
+            r#"{"url": "https://example.com/hook?a=1", "hours": 1, "minutes": 5, "seconds": 3}"#,
         )
         .unwrap();
-        assert_eq!(t.delay_seconds, 3600 + 300 + 3);
+        assert_eq!(t.delay_seconds(now()), 3600 + 300 + 3);
         assert_eq!(t.url.as_str(), "https://example.com/hook?a=1");
     }
 
     #[test]
     fn missing_parts_of_the_delay_count_as_zero() {
-        let t = NewTimer::from_json(br#"{"url": "http://example.com", "minutes": 2}"#).unwrap();
-        assert_eq!(t.delay_seconds, 120);
-        let t = NewTimer::from_json(br#"{"url": "http://example.com"}"#).unwrap();
-        assert_eq!(t.delay_seconds, 0);
+        let t = parse(r#"{"url": "http://example.com", "minutes": 2}"#).unwrap();
+        assert_eq!(t.delay_seconds(now()), 120);
+        let t = parse(r#"{"url": "http://example.com"}"#).unwrap();
+        assert_eq!(t.delay_seconds(now()), 0);
     }
 
     #[test]
@@ -578,6 +650,61 @@ mod tests {
     }
 
     #[test]
+    fn an_absolute_time_is_taken_in_any_offset_and_kept_in_utc() {
+        let t = parse(r#"{"url":"http://a.b","at":"2026-12-03T12:30:00+02:00"}"#).unwrap();
+        assert_eq!(t.due_at, at("2026-12-03T10:30:00Z"));
+        assert_eq!(t.delay_seconds(now()), 1800);
+    }
+
+    #[test]
+    fn a_past_absolute_time_is_due_now_and_indexed_in_the_current_minute() {
+        let t = parse(r#"{"url":"http://a.b","at":"2020-01-01T00:00:00Z"}"#).unwrap();
+        let timer = Timer::new(&t, now(), 4);
+        assert_eq!(timer.due_at, at("2020-01-01T00:00:00Z").timestamp_millis());
+        assert_eq!(timer.fire_at, now().timestamp_millis());
+        assert!(timer
+            .bucket
+            .as_deref()
+            .unwrap()
+            .starts_with("2026-12-03T10:00Z#"));
+        assert_eq!(timer.time_left(now()), 0);
+    }
+
+    #[test]
+    fn bad_absolute_times_are_refused() {
+        for (body, code, field) in [
+            (
+                r#"{"url":"http://a.b","at":"2026-12-03T12:30:00"}"#,
+                "invalid_time",
+                "at",
+            ),
+            (
+                r#"{"url":"http://a.b","at":"tomorrow"}"#,
+                "invalid_time",
+                "at",
+            ),
+            (
+                r#"{"url":"http://a.b","at":1796300000}"#,
+                "invalid_time",
+                "at",
+            ),
+            (
+                r#"{"url":"http://a.b","at":"2028-01-01T00:00:00Z"}"#,
+                "delay_too_long",
+                "at",
+            ),
+            (
+                r#"{"url":"http://a.b","at":"2026-12-03T12:30:00Z","seconds":5}"#,
+                "conflicting_fields",
+                "seconds",
+            ),
+        ] {
+            let e = refusal(body);
+            assert_eq!((e.code, e.field.as_str()), (code, field), "{body}");
+        }
+    }
+
+    #[test]
     fn a_field_given_twice_is_refused() {
         let e = refusal(r#"{"url":"http://a.b","seconds":1000,"seconds":0}"#);
         assert_eq!((e.code, e.field.as_str()), ("duplicate_field", "seconds"));
@@ -622,7 +749,7 @@ mod tests {
             "http://bücher.example/",
         ] {
             let body = serde_json::json!({ "url": good }).to_string();
-            assert!(NewTimer::from_json(body.as_bytes()).is_ok(), "{good}");
+            assert!(parse(&body).is_ok(), "{good}");
         }
     }
 
@@ -638,7 +765,7 @@ mod tests {
     fn exactly_the_maximum_delay_is_accepted() {
         let body = format!(r#"{{"url":"http://a.b","seconds":{MAX_DELAY_SECONDS}}}"#);
         assert_eq!(
-            NewTimer::from_json(body.as_bytes()).unwrap().delay_seconds,
+            parse(&body).unwrap().delay_seconds(now()),
             MAX_DELAY_SECONDS
         );
         let body = format!(
@@ -697,7 +824,7 @@ mod tests {
     fn time_left_is_zero_once_fired_even_if_early() {
         let now = at("2026-12-03T10:00:00Z");
         let mut t = Timer::new(
-            &NewTimer::from_json(br#"{"url":"http://a.b","seconds":30}"#).unwrap(),
+            &NewTimer::from_json(br#"{"url":"http://a.b","seconds":30}"#, now).unwrap(),
             now,
             4,
         );
@@ -737,7 +864,7 @@ mod tests {
     fn a_new_timer_is_pending_in_its_due_bucket() {
         let now = at("2026-12-03T13:59:30Z");
         let t = Timer::new(
-            &NewTimer::from_json(br#"{"url":"http://a.b","seconds":45}"#).unwrap(),
+            &NewTimer::from_json(br#"{"url":"http://a.b","seconds":45}"#, now).unwrap(),
             now,
             2,
         );

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{bucket_for, NewTimer, Timer, TimerId};
+use crate::domain::{bucket_for, NewTimer, Timer, TimerId, TimerStatus};
 use crate::error::Error;
 use crate::ping::{PingHit, PingId, MAX_HITS_LISTED, MAX_LISTED_BODY_BYTES};
 use crate::store::TimerStore;
@@ -22,7 +22,7 @@ impl Timers {
         Self { store, shards }
     }
 
-    /// Stores a new pending timer, due `request.delay_seconds` after `now`.
+    /// Stores a new pending timer, created at `now`.
     pub async fn create(&self, request: &NewTimer, now: DateTime<Utc>) -> Result<Timer, Error> {
         let timer = Timer::new(request, now, self.shards);
         self.store.insert_timer(&timer).await?;
@@ -35,6 +35,26 @@ impl Timers {
         self.store.get_timer(id).await?.ok_or(Error::NotFound {
             what: "timer",
             field: "id",
+        })
+    }
+
+    /// Cancels a pending timer. Cancelling a cancelled timer answers the same again; one that
+    /// is being fired, has fired or has failed cannot be cancelled.
+    pub async fn cancel(&self, id: &TimerId, now: DateTime<Utc>) -> Result<Timer, Error> {
+        if let Some(timer) = self.store.cancel(id, now.timestamp_millis()).await? {
+            tracing::info!(timer_id = %timer.id, "timer cancelled");
+            return Ok(timer);
+        }
+        let current = self.get(id).await?;
+        if current.status == TimerStatus::Cancelled {
+            return Ok(current);
+        }
+        Err(Error::Conflict {
+            code: "not_cancellable",
+            message: format!(
+                "only a pending timer can be cancelled; this one is {}",
+                current.status.as_str()
+            ),
         })
     }
 

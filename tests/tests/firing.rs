@@ -145,7 +145,7 @@ async fn a_timer_written_into_an_already_swept_minute_fires_on_the_next_sweep() 
     let late = timers::domain::Timer::new(
         &timers::domain::NewTimer {
             url: receiver.url("/ok/late").parse().unwrap(),
-            delay_seconds: 0,
+            due_at: app.now() - 2 * MINUTE,
         },
         app.now() - 2 * MINUTE,
         app.settings.shards,
@@ -379,5 +379,82 @@ async fn finished_timers_carry_an_expiry_for_the_tables_time_to_live() {
         ttl.time_to_live_description()
             .and_then(|d| d.attribute_name()),
         Some("expires_at")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_timer_never_fires_and_a_fired_one_cannot_be_cancelled() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let cancel = |id: String| {
+        let timers = app.timers.clone();
+        let now = app.now();
+        async move { timers::api::cancel_timer(&timers, &id, now).await }
+    };
+    let doomed = app
+        .create(json!({"url": receiver.url("/ok/doomed"), "seconds": 30}))
+        .await;
+    let kept = app
+        .create(json!({"url": receiver.url("/ok/kept"), "seconds": 30}))
+        .await;
+    let doomed_id = doomed["id"].as_str().unwrap().to_owned();
+
+    let first = cancel(doomed_id.clone()).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(
+        (
+            first.body["status"].as_str(),
+            first.body["time_left"].as_u64()
+        ),
+        (Some("cancelled"), Some(0))
+    );
+    assert!(first.body["cancelled_at"].is_string());
+    let again = cancel(doomed_id.clone()).await;
+    assert_eq!(
+        (again.status, &again.body),
+        (200, &first.body),
+        "cancelling twice answers the same"
+    );
+
+    app.clock.advance(MINUTE);
+    assert_eq!(sweep(&app).await.fired, 1);
+    assert_eq!(receiver.hits().len(), 1);
+    assert_eq!(receiver.hits()[0].path, "/ok/kept");
+    assert_eq!(app.get(&doomed_id).await["status"], "cancelled");
+
+    let late = cancel(kept["id"].as_str().unwrap().to_owned()).await;
+    assert_eq!(
+        (late.status, &late.body["error"]["code"]),
+        (409, &json!("not_cancellable"))
+    );
+    let unknown = cancel("0190c6f8-3e57-7a51-9f1c-7d2b6f7a9e10".to_owned()).await;
+    assert_eq!(unknown.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_at_an_absolute_time_fires_then_and_one_in_the_past_fires_at_once() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let at = (app.now() + Duration::from_secs(90)).to_rfc3339();
+    let later = app
+        .create(json!({"url": receiver.url("/ok/later"), "at": at}))
+        .await;
+    assert_eq!(later["time_left"], 90);
+    let past = app
+        .create(json!({"url": receiver.url("/ok/past"), "at": "2001-01-01T00:00:00+01:00"}))
+        .await;
+    assert_eq!(past["due_at"], "2000-12-31T23:00:00.000Z");
+    assert_eq!(past["time_left"], 0);
+
+    let now = sweep(&app).await;
+    assert_eq!(
+        now.fired, 1,
+        "the past one fires on the next sweep: {now:?}"
+    );
+    app.clock.advance(Duration::from_secs(90));
+    assert_eq!(sweep(&app).await.fired, 1);
+    assert_eq!(
+        app.get(later["id"].as_str().unwrap()).await["status"],
+        "fired"
     );
 }

@@ -254,6 +254,9 @@ impl TimerStore for LaggingIndex {
     async fn finish(&self, id: &str, token: &str, outcome: &Outcome) -> Result<bool, StoreError> {
         self.inner.finish(id, token, outcome).await
     }
+    async fn cancel(&self, id: &TimerId, at: i64) -> Result<Option<Timer>, StoreError> {
+        self.inner.cancel(id, at).await
+    }
     async fn retry_failed(
         &self,
         id: &TimerId,

@@ -30,6 +30,18 @@ pub async fn get_timer(timers: &Timers, request: &Request, now: DateTime<Utc>) -
     })
 }
 
+/// The cancel-timer function: `DELETE /timers/{id}`.
+pub async fn cancel_timer(
+    timers: &Timers,
+    request: &Request,
+    now: DateTime<Utc>,
+) -> Response<Body> {
+    respond(match route(request) {
+        Some(Route::Timer(id)) => api::cancel_timer(timers, id, now).await,
+        _ => api::not_found(request.uri().path()),
+    })
+}
+
 /// The retry-timer function: `POST /timers/{id}/retry`.
 pub async fn retry_timer(timers: &Timers, request: &Request, now: DateTime<Utc>) -> Response<Body> {
     respond(match route(request) {

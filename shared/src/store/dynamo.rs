@@ -316,6 +316,28 @@ impl TimerStore for DynamoStore {
         }
     }
 
+    async fn cancel(&self, id: &TimerId, at: i64) -> Result<Option<Timer>, StoreError> {
+        const UPDATE: &str =
+            "SET #status = :cancelled, #cancelled_at = :at, #expires_at = :expires_at \
+             REMOVE #bucket";
+        const CONDITION: &str = "#status = :pending";
+        let result = with_names(self.update_timer(&id.to_string()), &[UPDATE, CONDITION])
+            .update_expression(UPDATE)
+            .condition_expression(CONDITION)
+            .expression_attribute_values(":cancelled", status(TimerStatus::Cancelled))
+            .expression_attribute_values(":pending", status(TimerStatus::Pending))
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":expires_at", n(self.expires_at(at)))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.attributes.map(from_item).transpose()?),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(StoreError::request("UpdateItem", e)),
+        }
+    }
+
     async fn retry_failed(
         &self,
         id: &TimerId,

@@ -68,6 +68,10 @@ pub trait TimerStore: Send + Sync {
     /// (its lease ran out and another sweeper took the timer), so nothing was written.
     async fn finish(&self, id: &str, token: &str, outcome: &Outcome) -> Result<bool, StoreError>;
 
+    /// Cancels a pending timer at `at` (epoch ms): it leaves the index and will not be claimed.
+    /// `None` when the timer is not pending (or gone).
+    async fn cancel(&self, id: &TimerId, at: i64) -> Result<Option<Timer>, StoreError>;
+
     /// Sends a failed timer again: back to pending, due at `fire_at`, indexed under `bucket`,
     /// with a fresh count of attempts. `None` when the timer is not failed (or gone).
     async fn retry_failed(
