@@ -6,7 +6,8 @@
 #   - the scheduler loop that invokes the sweeper every SCHEDULER_PERIOD_SECONDS (60).
 # Ctrl-C stops everything. Settings, all optional:
 #   TIMERS_API_PORT (9000), TIMERS_STORE_PORT (8000), TIMERS_DATA_DIR (local/data),
-#   SCHEDULER_PERIOD_SECONDS (60), and any function setting (MAX_ATTEMPTS, ...) from the README.
+#   SCHEDULER_PERIOD_SECONDS (60), TIMERS_WATCH_CONCURRENCY (4), and any function setting
+#   (MAX_ATTEMPTS, ...) from the README.
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 cd "$repo_root"
@@ -42,7 +43,10 @@ env_file="$data_dir/functions.env"
   done
 } > "$env_file"
 
-cargo lambda watch -A 127.0.0.1 -P "$api_port" --env-file "$env_file" ${TIMERS_WATCH_FLAGS:-} &
+# Up to TIMERS_WATCH_CONCURRENCY (4) instances of each function serve requests side by side,
+# as Lambda scales out; one instance handles one request at a time.
+cargo lambda watch -A 127.0.0.1 -P "$api_port" --env-file "$env_file" \
+  --concurrency "${TIMERS_WATCH_CONCURRENCY:-4}" ${TIMERS_WATCH_FLAGS:-} &
 wait_for_port "$api_port" 300
 
 target/debug/timers-local scheduler \

@@ -370,6 +370,9 @@ async fn main() -> anyhow::Result<()> {
     // 1. Creates.
     let app = TestApp::on_endpoint(&endpoint, |_| {}).await;
     let (in_rate, in_lat) = creates_in_process(&app, scale.creates, 16).await;
+    // The same against an in-memory Dynoxide: how much of a create is the SQLite file's commit.
+    let memory = TestApp::on_endpoint(&integration_tests::store_endpoint().await, |_| {}).await;
+    let (mem_rate, mem_lat) = creates_in_process(&memory, scale.creates, 16).await;
     let stack = match std::env::var("TIMERS_BASE_URL") {
         Ok(base) => Some(creates_over_http(&base, scale.creates, 16).await?),
         Err(_) => None,
@@ -429,6 +432,7 @@ async fn main() -> anyhow::Result<()> {
         percentile(&in_lat, 50.0),
         percentile(&in_lat, 99.0)
     );
+    println!("| creates in-process, in-memory store (16 at a time) | {mem_rate:.0}/s, p50 {:.1} ms, p99 {:.1} ms | |", percentile(&mem_lat, 50.0), percentile(&mem_lat, 99.0));
     match &stack {
         Some((rate, lat)) => println!(
             "| creates through the local HTTP stack | {rate:.0}/s, p50 {:.1} ms, p99 {:.1} ms | ≥ 700/s: {} |",
@@ -457,6 +461,7 @@ async fn main() -> anyhow::Result<()> {
     let results = json!({
         "quick": quick,
         "creates_in_process": {"per_second": in_rate, "p50_ms": percentile(&in_lat, 50.0), "p99_ms": percentile(&in_lat, 99.0)},
+        "creates_in_process_memory_store": {"per_second": mem_rate, "p50_ms": percentile(&mem_lat, 50.0), "p99_ms": percentile(&mem_lat, 99.0)},
         "creates_local_stack": stack.as_ref().map(|(rate, lat)| json!({"per_second": rate, "p50_ms": percentile(lat, 50.0), "p99_ms": percentile(lat, 99.0)})),
         "lateness_ms": {"timers": late.len(), "span_s": scale.lateness_span.as_secs(), "p50": p50, "p95": p95, "p99": p99, "max": max},
         "backlog": {"timers": scale.backlog, "seconds": drain_s, "per_second": drain_rate},
