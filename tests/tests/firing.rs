@@ -225,41 +225,6 @@ async fn a_client_error_or_redirect_fails_at_once_without_following_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hanging_target_does_not_delay_the_others() {
-    let app = TestApp::start().await;
-    let receiver = Receiver::start().await;
-    let hanging = app.create(json!({"url": receiver.url("/hang/x")})).await;
-    for i in 0..20 {
-        app.create(json!({"url": receiver.url(&format!("/ok/{i}"))}))
-            .await;
-    }
-    app.clock.advance(MINUTE);
-
-    let report = sweep(&app).await;
-
-    assert_eq!((report.fired, report.retried), (20, 1), "{report:?}");
-    let hits = receiver.hits();
-    let hang_started = hits
-        .iter()
-        .find(|h| h.path.starts_with("/hang"))
-        .unwrap()
-        .at;
-    let call_timeout = app.settings.sweep.timeouts.total;
-    assert!(
-        hits.iter()
-            .filter(|h| h.path.starts_with("/ok"))
-            .all(|h| h.at < hang_started + call_timeout),
-        "a healthy call waited for the hanging one"
-    );
-    let view = app.get(hanging["id"].as_str().unwrap()).await;
-    assert_eq!(view["status"], "pending");
-    assert!(
-        view["last_error"].as_str().unwrap().contains("timed out"),
-        "{view}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_is_retried() {
     let app = TestApp::start().await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

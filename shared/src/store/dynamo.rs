@@ -113,6 +113,29 @@ impl DynamoStore {
         Self::key(format!("timer#{id}"), TIMER_SK)
     }
 
+    /// Applies `update` to a timer if `condition` holds and returns the timer as updated;
+    /// `None` when the condition does not hold.
+    async fn update_if(
+        &self,
+        id: &str,
+        update: &str,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Option<Timer>, StoreError> {
+        let request = values.into_iter().fold(
+            with_names(self.update_timer(id), &[update, condition])
+                .update_expression(update)
+                .condition_expression(condition)
+                .return_values(ReturnValue::AllNew),
+            |request, (name, value)| request.expression_attribute_values(name, value),
+        );
+        match request.send().await {
+            Ok(out) => Ok(out.attributes.map(from_item).transpose()?),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(StoreError::request("UpdateItem", e)),
+        }
+    }
+
     fn update_timer(&self, id: &str) -> UpdateItemFluentBuilder {
         self.client
             .update_item()
@@ -227,23 +250,15 @@ impl TimerStore for DynamoStore {
         const CONDITION: &str =
             "attribute_exists(pk) AND ((#status = :pending AND #fire_at <= :now) \
              OR (#status = :firing AND #lease_until < :now))";
-        let result = with_names(self.update_timer(id), &[UPDATE, CONDITION])
-            .update_expression(UPDATE)
-            .condition_expression(CONDITION)
-            .expression_attribute_values(":firing", status(TimerStatus::Firing))
-            .expression_attribute_values(":pending", status(TimerStatus::Pending))
-            .expression_attribute_values(":lease", n(claim.lease_until))
-            .expression_attribute_values(":token", s(&claim.token))
-            .expression_attribute_values(":now", n(claim.now))
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(out.attributes.map(from_item).transpose()?),
-            Err(e) if is_condition_failure(&e) => Ok(None),
-            Err(e) => Err(StoreError::request("UpdateItem", e)),
-        }
+        let values = vec![
+            (":firing", status(TimerStatus::Firing)),
+            (":pending", status(TimerStatus::Pending)),
+            (":lease", n(claim.lease_until)),
+            (":token", s(&claim.token)),
+            (":now", n(claim.now)),
+            (":one", n(1)),
+        ];
+        self.update_if(id, UPDATE, CONDITION, values).await
     }
 
     async fn finish(&self, id: &str, token: &str, outcome: &Outcome) -> Result<bool, StoreError> {
@@ -321,21 +336,14 @@ impl TimerStore for DynamoStore {
             "SET #status = :cancelled, #cancelled_at = :at, #expires_at = :expires_at \
              REMOVE #bucket";
         const CONDITION: &str = "#status = :pending";
-        let result = with_names(self.update_timer(&id.to_string()), &[UPDATE, CONDITION])
-            .update_expression(UPDATE)
-            .condition_expression(CONDITION)
-            .expression_attribute_values(":cancelled", status(TimerStatus::Cancelled))
-            .expression_attribute_values(":pending", status(TimerStatus::Pending))
-            .expression_attribute_values(":at", n(at))
-            .expression_attribute_values(":expires_at", n(self.expires_at(at)))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(out.attributes.map(from_item).transpose()?),
-            Err(e) if is_condition_failure(&e) => Ok(None),
-            Err(e) => Err(StoreError::request("UpdateItem", e)),
-        }
+        let values = vec![
+            (":cancelled", status(TimerStatus::Cancelled)),
+            (":pending", status(TimerStatus::Pending)),
+            (":at", n(at)),
+            (":expires_at", n(self.expires_at(at))),
+        ];
+        self.update_if(&id.to_string(), UPDATE, CONDITION, values)
+            .await
     }
 
     async fn retry_failed(
@@ -347,22 +355,15 @@ impl TimerStore for DynamoStore {
         const UPDATE: &str = "SET #status = :pending, #fire_at = :fire_at, #bucket = :bucket, \
              #attempts = :zero REMOVE #failed_at, #expires_at";
         const CONDITION: &str = "#status = :failed";
-        let result = with_names(self.update_timer(&id.to_string()), &[UPDATE, CONDITION])
-            .update_expression(UPDATE)
-            .condition_expression(CONDITION)
-            .expression_attribute_values(":pending", status(TimerStatus::Pending))
-            .expression_attribute_values(":failed", status(TimerStatus::Failed))
-            .expression_attribute_values(":fire_at", n(fire_at))
-            .expression_attribute_values(":bucket", s(bucket))
-            .expression_attribute_values(":zero", n(0))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(out.attributes.map(from_item).transpose()?),
-            Err(e) if is_condition_failure(&e) => Ok(None),
-            Err(e) => Err(StoreError::request("UpdateItem", e)),
-        }
+        let values = vec![
+            (":pending", status(TimerStatus::Pending)),
+            (":failed", status(TimerStatus::Failed)),
+            (":fire_at", n(fire_at)),
+            (":bucket", s(bucket)),
+            (":zero", n(0)),
+        ];
+        self.update_if(&id.to_string(), UPDATE, CONDITION, values)
+            .await
     }
 
     async fn sweep_cursor(&self) -> Result<Option<Minute>, StoreError> {
