@@ -43,6 +43,19 @@ fn keys(schema: &Yaml) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `[(attribute, key type)]` of a key schema as DynamoDB describes it.
+fn created_keys(schema: &[aws_sdk_dynamodb::types::KeySchemaElement]) -> Vec<(String, String)> {
+    schema
+        .iter()
+        .map(|k| {
+            (
+                k.attribute_name().to_owned(),
+                k.key_type().as_str().to_owned(),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn the_table_in_the_template_is_the_table_the_code_creates() {
     let template = template();
@@ -56,16 +69,7 @@ async fn the_table_in_the_template_is_the_table_the_code_creates() {
         .await
         .unwrap();
     let created = described.table().unwrap();
-    let code_keys: Vec<(String, String)> = created
-        .key_schema()
-        .iter()
-        .map(|k| {
-            (
-                k.attribute_name().to_owned(),
-                k.key_type().as_str().to_owned(),
-            )
-        })
-        .collect();
+    let code_keys = created_keys(created.key_schema());
     assert_eq!(keys(&table["KeySchema"]), code_keys);
 
     let gsis = table["GlobalSecondaryIndexes"].as_vec().unwrap();
@@ -77,16 +81,7 @@ async fn the_table_in_the_template_is_the_table_the_code_creates() {
             .iter()
             .find(|g| g["IndexName"].as_str() == Some(name))
             .unwrap_or_else(|| panic!("index {name} is not in the template"));
-        let code_keys: Vec<(String, String)> = created
-            .key_schema()
-            .iter()
-            .map(|k| {
-                (
-                    k.attribute_name().to_owned(),
-                    k.key_type().as_str().to_owned(),
-                )
-            })
-            .collect();
+        let code_keys = created_keys(created.key_schema());
         assert_eq!(keys(&gsi["KeySchema"]), code_keys, "{name}");
         assert_eq!(
             gsi["Projection"]["ProjectionType"].as_str(),
