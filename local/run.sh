@@ -18,7 +18,14 @@ data_dir=${TIMERS_DATA_DIR:-local/data}
 period=${SCHEDULER_PERIOD_SECONDS:-60}
 
 ensure_tools
-cargo build --workspace --bins
+cargo build -p timers-local
+# `cargo lambda watch` starts each function with `cargo run --bin <function>`, which resolves
+# features for that one package, so a workspace build does not serve it. Build each function
+# the same way now, so that the first request does not wait minutes for a compile.
+for main in functions/*/src/main.rs; do
+  function=${main#functions/}
+  cargo build --bin "${function%%/*}"
+done
 
 trap 'trap - EXIT INT TERM; kill 0 2>/dev/null; wait' EXIT INT TERM
 

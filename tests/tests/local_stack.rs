@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 async fn a_timer_created_over_http_fires_at_the_ping_target() {
     let base = std::env::var("TIMERS_BASE_URL").expect("TIMERS_BASE_URL names the local stack");
     let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
+        .timeout(Duration::from_secs(300))
         .build()
         .unwrap();
     let ping_id = format!("smoke-{}", uuid::Uuid::new_v4().simple());
