@@ -12,7 +12,7 @@ source "$(dirname "$0")/../local/tools.sh"
 cd "$repo_root"
 
 ensure_tools "moto[dynamodb,server]==$MOTO_VERSION" \
-  "aws-sam-cli==$SAM_CLI_VERSION"
+  "aws-sam-cli==$SAM_CLI_VERSION" "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
 logs=target/test-logs
 mkdir -p "$logs"
 

@@ -2,12 +2,15 @@
 //! needs and always answers with an [`ApiResponse`] (JSON, errors included). The Lambda
 //! functions only translate their events to and from these.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use crate::domain::{seconds_until, utc_from_ms, NewTimer, Timer, TimerId, TimerStatus};
 use crate::error::Error;
 use crate::ping::{PingHit, PingId};
+use crate::request::is_sensitive_header;
 use crate::service::Timers;
 
 /// A JSON answer.
@@ -100,11 +103,28 @@ fn redacted(url: &str) -> String {
     }
 }
 
+/// A timer's headers with the values of those that may carry credentials shown as `***`.
+fn shown_headers(headers: &BTreeMap<String, String>) -> Value {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let shown = if is_sensitive_header(name) {
+                "***"
+            } else {
+                value
+            };
+            (name.clone(), Value::from(shown))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 /// A timer as the API shows it.
 pub fn timer_view(timer: &Timer, now: DateTime<Utc>) -> Value {
     let mut view = json!({
         "id": timer.id,
         "url": redacted(&timer.url),
+        "method": timer.method,
         "status": timer.status,
         "due_at": rfc3339(timer.due_at),
         "time_left": timer.time_left(now),
@@ -113,6 +133,14 @@ pub fn timer_view(timer: &Timer, now: DateTime<Utc>) -> Value {
         "last_status": timer.last_status,
     });
     let extra = [
+        (
+            "headers",
+            (!timer.headers.is_empty()).then(|| shown_headers(&timer.headers)),
+        ),
+        (
+            "body_bytes",
+            timer.body.as_ref().map(|body| Value::from(body.len())),
+        ),
         ("last_error", timer.last_error.clone().map(Value::from)),
         (
             "last_attempt_at",

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::signing::SigningKeys;
+use crate::target::TargetPolicy;
 use crate::webhook::CallTimeouts;
 
 /// Every environment variable the settings are read from.
@@ -22,6 +24,8 @@ pub const VARIABLES: &[&str] = &[
     "SWEEP_LOOKBACK_MINUTES",
     "SWEEP_CATCHUP_MINUTES",
     "SWEEP_FIRST_LOOKBACK_MINUTES",
+    "PRIVATE_TARGETS",
+    "WEBHOOK_SECRETS",
 ];
 
 /// Everything an operator can tune. Only `TABLE_NAME` is required.
@@ -36,6 +40,13 @@ pub struct Settings {
     /// `RETENTION_DAYS` (default 30, 1 to 3650): how long fired and failed timers and ping
     /// hits are kept before the table's time to live deletes them.
     pub retention: Duration,
+    /// `PRIVATE_TARGETS` (default none): private networks timers may call anyway, such as
+    /// `127.0.0.1/32` for the local ping target. Every other loopback, private, link-local or
+    /// special-purpose address is refused. Leave it empty in production.
+    pub targets: TargetPolicy,
+    /// `WEBHOOK_SECRETS` (default none): the Standard Webhooks secrets (`whsec_...`) every call
+    /// is signed with, separated by commas; list the new one beside the old while rotating.
+    pub signing: SigningKeys,
     pub sweep: SweepSettings,
 }
 
@@ -120,6 +131,18 @@ impl Settings {
             table,
             shards: number("BUCKET_SHARDS", 4, 1, 100)? as u16,
             retention: Duration::from_secs(number("RETENTION_DAYS", 30, 1, 3650)? * 24 * 60 * 60),
+            targets: TargetPolicy::parse(&get("PRIVATE_TARGETS").unwrap_or_default()).map_err(
+                |problem| ConfigError {
+                    name: "PRIVATE_TARGETS",
+                    problem,
+                },
+            )?,
+            signing: SigningKeys::parse(&get("WEBHOOK_SECRETS").unwrap_or_default()).map_err(
+                |problem| ConfigError {
+                    name: "WEBHOOK_SECRETS",
+                    problem,
+                },
+            )?,
             sweep: SweepSettings {
                 max_attempts: number("MAX_ATTEMPTS", 5, 1, 100)? as u32,
                 retry_base: Duration::from_secs(number("RETRY_BASE_SECONDS", 30, 0, 86_400)?),
@@ -177,6 +200,8 @@ mod tests {
             ("timers", 4, 5)
         );
         assert!(s.sweep.lease() > s.sweep.timeouts.total);
+        assert_eq!(s.targets, TargetPolicy::public_only());
+        assert!(s.signing.is_empty());
     }
 
     #[test]
@@ -201,5 +226,10 @@ mod tests {
         assert_eq!(e.name, "BUCKET_SHARDS");
         let e = settings(&[("TABLE_NAME", "t"), ("MAX_ATTEMPTS", "many")]).unwrap_err();
         assert_eq!(e.name, "MAX_ATTEMPTS");
+        let e = settings(&[("TABLE_NAME", "t"), ("PRIVATE_TARGETS", "localhost")]).unwrap_err();
+        assert_eq!(e.name, "PRIVATE_TARGETS");
+        let e = settings(&[("TABLE_NAME", "t"), ("WEBHOOK_SECRETS", "hunter2")]).unwrap_err();
+        assert_eq!(e.name, "WEBHOOK_SECRETS");
+        assert!(!e.problem.contains("hunter2"), "{}", e.problem);
     }
 }

@@ -1,6 +1,7 @@
 //! The timer itself: ids, validated requests, stored records, and the time maths
 //! (due-minute buckets, time left, retry backoff). Nothing here does I/O or reads a clock.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::InputError;
+use crate::request::{CallShape, Method};
 
 /// The longest delay a timer may have: 365 days.
 pub const MAX_DELAY_SECONDS: u64 = 365 * 24 * 60 * 60;
@@ -151,6 +153,15 @@ pub fn utc_from_ms(ms: i64) -> DateTime<Utc> {
 pub struct Timer {
     pub id: String,
     pub url: String,
+    /// The call's method; `POST` when not stored.
+    #[serde(default, skip_serializing_if = "Method::is_default")]
+    pub method: Method,
+    /// Extra headers of the call, names in lower case.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The call's body; without it, `{"id": "<timer id>"}` (none for `GET`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
     pub status: TimerStatus,
     /// When the client created it (epoch ms, UTC).
     pub created_at: i64,
@@ -200,6 +211,9 @@ impl Timer {
         Self {
             id: id.to_string(),
             url: request.url.to_string(),
+            method: request.call.method,
+            headers: request.call.headers.clone(),
+            body: request.call.body.clone(),
             status: TimerStatus::Pending,
             created_at,
             due_at,
@@ -233,9 +247,13 @@ pub struct NewTimer {
     pub url: url::Url,
     /// When it is due, in UTC.
     pub due_at: DateTime<Utc>,
+    /// How the call is made.
+    pub call: CallShape,
 }
 
-const CREATE_FIELDS: [&str; 5] = ["url", "hours", "minutes", "seconds", "at"];
+const CREATE_FIELDS: [&str; 8] = [
+    "url", "hours", "minutes", "seconds", "at", "method", "headers", "body",
+];
 
 impl NewTimer {
     /// Parses and validates a create request body received at `now`. The due time is either
@@ -278,7 +296,8 @@ impl NewTimer {
                 now + std::time::Duration::from_secs(total_delay(hours, minutes, seconds)?)
             }
         };
-        Ok(Self { url, due_at })
+        let call = CallShape::from_fields(&fields)?;
+        Ok(Self { url, due_at, call })
     }
 
     /// Seconds from `now` until this request's due time (0 if it is in the past).

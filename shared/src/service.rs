@@ -6,24 +6,46 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{bucket_for, NewTimer, Timer, TimerId, TimerStatus};
-use crate::error::Error;
+use crate::error::{Error, InputError};
 use crate::ping::{PingHit, PingId, MAX_HITS_LISTED, MAX_LISTED_BODY_BYTES};
 use crate::store::TimerStore;
+use crate::target::TargetPolicy;
 
 /// Creates and reads timers.
 #[derive(Clone)]
 pub struct Timers {
     store: Arc<dyn TimerStore>,
     shards: u16,
+    targets: TargetPolicy,
 }
 
 impl Timers {
+    /// Timers that may call public addresses only.
     pub fn new(store: Arc<dyn TimerStore>, shards: u16) -> Self {
-        Self { store, shards }
+        Self {
+            store,
+            shards,
+            targets: TargetPolicy::public_only(),
+        }
     }
 
-    /// Stores a new pending timer, created at `now`.
+    /// The same, allowed to call the private networks `targets` lists.
+    pub fn with_targets(self, targets: TargetPolicy) -> Self {
+        Self { targets, ..self }
+    }
+
+    /// Stores a new pending timer, created at `now`, once its target is known to be allowed.
     pub async fn create(&self, request: &NewTimer, now: DateTime<Utc>) -> Result<Timer, Error> {
+        self.targets
+            .check_url(&request.url)
+            .await
+            .map_err(|e| {
+                InputError::new(
+                    "forbidden_target",
+                    "url",
+                    format!("url must not lead to a loopback, private, link-local or other internal address: {e}"),
+                )
+            })?;
         let timer = Timer::new(request, now, self.shards);
         self.store.insert_timer(&timer).await?;
         tracing::info!(timer_id = %timer.id, due_at = timer.due_at, "timer created");

@@ -250,6 +250,7 @@ pub fn decide(
             (Some(*status), retry_after, error, retryable)
         }
         CallResult::NoAnswer { error } => (None, None, error.clone(), true),
+        CallResult::Forbidden { error } => (None, None, format!("not called: {error}"), false),
     };
     if !retryable {
         return Outcome::Failed {
@@ -585,6 +586,9 @@ fn call_for(timer: &Timer) -> WebhookCall {
         url: timer.url.clone(),
         timer_id: timer.id.clone(),
         attempt: timer.attempts,
+        method: timer.method,
+        headers: timer.headers.clone(),
+        body: timer.body.clone(),
     }
 }
 
@@ -833,6 +837,26 @@ mod tests {
                 "{status}"
             );
         }
+    }
+
+    #[test]
+    fn a_forbidden_target_fails_at_once_with_the_reason() {
+        let forbidden = CallResult::Forbidden {
+            error: "localhost is not allowed: 127.0.0.1 is a loopback address".to_owned(),
+        };
+        let got = decide(
+            &forbidden,
+            ID,
+            1,
+            at("2026-12-03T12:00:00Z"),
+            &settings(),
+            4,
+            0.5,
+        );
+        assert!(
+            matches!(&got, Outcome::Failed { status: None, error, .. } if error.contains("not called") && error.contains("loopback")),
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -87,10 +87,33 @@ pub async fn store_endpoint() -> String {
     endpoint
 }
 
-/// Settings for tests: the defaults, with short retries and calls.
+/// The loopback networks tests allow as targets: every receiver listens on 127.0.0.1.
+pub const TEST_PRIVATE_TARGETS: &str = "127.0.0.0/8,::1/128";
+/// The Standard Webhooks secret test calls are signed with.
+pub const TEST_WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// The Python of the project's `.venv` (made by `tests/run.sh`), for checks run with
+/// independent implementations from PyPI.
+pub fn venv_python() -> std::path::PathBuf {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python3");
+    assert!(
+        python.exists(),
+        "{} is missing: run tests/run.sh once, which installs the PyPI tools into .venv",
+        python.display()
+    );
+    python
+}
+
+/// Settings for tests: the defaults, with short retries and calls, loopback targets allowed
+/// and calls signed with [`TEST_WEBHOOK_SECRET`].
 pub fn test_settings(table: &str) -> Settings {
-    let mut settings =
-        Settings::from_lookup(|name| (name == "TABLE_NAME").then(|| table.to_owned())).unwrap();
+    let mut settings = Settings::from_lookup(|name| match name {
+        "TABLE_NAME" => Some(table.to_owned()),
+        "PRIVATE_TARGETS" => Some(TEST_PRIVATE_TARGETS.to_owned()),
+        "WEBHOOK_SECRETS" => Some(TEST_WEBHOOK_SECRET.to_owned()),
+        _ => None,
+    })
+    .unwrap();
     settings.sweep.retry_base = Duration::from_secs(1);
     settings.sweep.timeouts = CallTimeouts {
         connect: Duration::from_secs(5),
@@ -126,7 +149,8 @@ impl TestApp {
             Arc::new(DynamoStore::new(client.clone(), &table).with_retention(settings.retention));
         Self {
             client,
-            timers: Timers::new(store.clone(), settings.shards),
+            timers: Timers::new(store.clone(), settings.shards)
+                .with_targets(settings.targets.clone()),
             store,
             clock: ManualClock::new(Utc::now()),
             settings,
@@ -150,7 +174,7 @@ impl TestApp {
     pub fn sweeper_in_real_time(&self) -> Sweeper {
         Sweeper::new(
             self.store.clone(),
-            Arc::new(HttpWebhook::new(self.settings.sweep.timeouts).unwrap()),
+            Arc::new(HttpWebhook::from_settings(&self.settings).unwrap()),
             Arc::new(timers::sweep::SystemClock),
             self.settings.sweep.clone(),
             self.settings.shards,
@@ -158,7 +182,12 @@ impl TestApp {
     }
 
     pub fn sweeper_with(&self, sweep: SweepSettings) -> Sweeper {
-        let webhook = HttpWebhook::new(sweep.timeouts).unwrap();
+        let webhook = HttpWebhook::new(
+            sweep.timeouts,
+            self.settings.targets.clone(),
+            self.settings.signing.clone(),
+        )
+        .unwrap();
         Sweeper::new(
             self.store.clone(),
             Arc::new(webhook),
@@ -192,7 +221,10 @@ impl TestApp {
 /// One request a [`Receiver`] got.
 #[derive(Debug, Clone)]
 pub struct Hit {
+    pub method: String,
     pub path: String,
+    /// Every header, names in lower case (the last value of a repeated one).
+    pub headers: HashMap<String, String>,
     /// When it arrived, in UTC.
     pub received: DateTime<Utc>,
     pub timer_id: Option<String>,
@@ -213,7 +245,8 @@ struct Received {
 /// A real HTTP server on 127.0.0.1 that records every request. What it answers depends on
 /// the path's first segment:
 /// `/ok/..` 200; `/status/{code}/..` that status; `/retry-after/{secs}/..` 503 with
-/// `Retry-After`; `/redirect/..` 302 to `/ok/..`; `/hang/..` never answers.
+/// `Retry-After`; `/redirect/..` 302 to `/ok/..`; `/redirect-to/{host:port}/..` 302 to
+/// `http://{host:port}/ok/..`; `/hang/..` never answers.
 pub struct Receiver {
     pub base: String,
     received: Arc<Received>,
@@ -222,6 +255,11 @@ pub struct Receiver {
 impl Receiver {
     pub async fn start() -> Self {
         Self::start_with(Received::default()).await
+    }
+
+    /// A receiver on another loopback address, such as 127.0.0.2.
+    pub async fn start_on(ip: &str) -> Self {
+        Self::listen(Received::default(), ip).await
     }
 
     /// A receiver that calls `hook` after recording each hit.
@@ -234,11 +272,15 @@ impl Receiver {
     }
 
     async fn start_with(received: Received) -> Self {
+        Self::listen(received, "127.0.0.1").await
+    }
+
+    async fn listen(received: Received, ip: &str) -> Self {
         let received = Arc::new(received);
         let app = Router::new()
             .route("/{*path}", any(receive))
             .with_state(received.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { base, received }
@@ -266,6 +308,7 @@ impl Receiver {
 async fn receive(
     State(received): State<Arc<Received>>,
     Path(path): Path<String>,
+    method: axum::http::Method,
     headers: HeaderMap,
     body: String,
 ) -> Response {
@@ -278,7 +321,14 @@ async fn receive(
     let count = {
         let mut hits = received.hits.lock().unwrap();
         hits.push(Hit {
+            method: method.to_string(),
             path: format!("/{path}"),
+            headers: headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+                })
+                .collect(),
             received: Utc::now(),
             timer_id: header(TIMER_ID_HEADER),
             attempt: header(ATTEMPT_HEADER),
@@ -298,6 +348,14 @@ async fn receive(
         ["retry-after", secs, ..] => (
             StatusCode::SERVICE_UNAVAILABLE,
             [("retry-after", secs.to_string())],
+        )
+            .into_response(),
+        ["redirect-to", authority, rest @ ..] => (
+            StatusCode::FOUND,
+            [(
+                "location",
+                format!("http://{authority}/ok/{}", rest.join("/")),
+            )],
         )
             .into_response(),
         ["redirect", rest @ ..] => (

@@ -18,6 +18,7 @@ fn sweeper_process(app: &TestApp, endpoint: &str) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_sweeper-process"))
         .env("TIMERS_STORE_ENDPOINT", endpoint)
         .env("TABLE_NAME", &app.settings.table)
+        .env("PRIVATE_TARGETS", integration_tests::TEST_PRIVATE_TARGETS)
         .env("BUCKET_SHARDS", app.settings.shards.to_string())
         // One call in flight: a kill can then cut at most one call between its answer and
         // its record, which is the only way a duplicate arises.

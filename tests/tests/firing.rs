@@ -146,6 +146,7 @@ async fn a_timer_written_into_an_already_swept_minute_fires_on_the_next_sweep() 
         &timers::domain::NewTimer {
             url: receiver.url("/ok/late").parse().unwrap(),
             due_at: app.now() - 2 * MINUTE,
+            call: Default::default(),
         },
         app.now() - 2 * MINUTE,
         app.settings.shards,

@@ -299,7 +299,7 @@ async fn the_claim_protects_against_a_stale_index() {
     });
     let sweeper = Sweeper::new(
         lagging.clone(),
-        Arc::new(HttpWebhook::new(app.settings.sweep.timeouts).unwrap()),
+        Arc::new(HttpWebhook::from_settings(&app.settings).unwrap()),
         Arc::new(app.clock.clone()),
         app.settings.sweep.clone(),
         app.settings.shards,

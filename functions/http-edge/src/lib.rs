@@ -73,7 +73,7 @@ pub async fn timers_from_env() -> Result<Timers, Error> {
     timers::telemetry::init();
     let settings = Settings::from_env()?;
     let store = DynamoStore::from_settings(&settings).await;
-    Ok(Timers::new(store, settings.shards))
+    Ok(Timers::new(store, settings.shards).with_targets(settings.targets))
 }
 
 /// The route of a request: the path parameters API Gateway fills in when present, the raw

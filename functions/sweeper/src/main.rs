@@ -19,7 +19,10 @@ async fn main() -> Result<(), Error> {
     timers::telemetry::init();
     let settings = Settings::from_env()?;
     let store = DynamoStore::from_settings(&settings).await;
-    let webhook = Arc::new(HttpWebhook::new(settings.sweep.timeouts)?);
+    if settings.signing.is_empty() {
+        tracing::warn!("WEBHOOK_SECRETS is not set: calls go out unsigned");
+    }
+    let webhook = Arc::new(HttpWebhook::from_settings(&settings)?);
     let sweeper = Sweeper::new(
         store,
         webhook,

@@ -161,6 +161,7 @@ async fn lateness(app: &TestApp, timers: usize, span: Duration) -> Vec<f64> {
         let request = NewTimer {
             url: receiver.url(&format!("/ok/{i}")).parse().unwrap(),
             due_at,
+            call: Default::default(),
         };
         let timer = Timer::new(&request, start, app.settings.shards);
         app.store.insert_timer(&timer).await.unwrap();
@@ -206,6 +207,7 @@ async fn backlog(app: &TestApp, n: usize) -> (f64, Vec<f64>) {
                 let request = NewTimer {
                     url: url.parse().unwrap(),
                     due_at: long_ago,
+                    call: Default::default(),
                 };
                 store
                     .insert_timer(&Timer::new(&request, long_ago, shards))

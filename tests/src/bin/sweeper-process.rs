@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
     let client = DynamoStore::client_for_endpoint(&endpoint);
     let sweeper = Sweeper::new(
         Arc::new(DynamoStore::new(client, &settings.table)),
-        Arc::new(HttpWebhook::new(settings.sweep.timeouts)?),
+        Arc::new(HttpWebhook::from_settings(&settings)?),
         Arc::new(SystemClock),
         settings.sweep,
         settings.shards,
