@@ -1,13 +1,17 @@
 # Sourced by local/run.sh and tests/run.sh: installs what the project needs beyond Rust,
 # from PyPI only, into .venv (cargo-lambda ships its own zig; moto serves the second
 # DynamoDB implementation the tests are cross-checked against; the SAM CLI (with its cfn-lint) checks
-# template.yaml; standardwebhooks is the reference check of the calls' signatures),
+# template.yaml; openapi-core and openapi-spec-validator check docs/openapi.yaml and real answers
+# against it; standardwebhooks is the reference check of the calls' signatures),
 # and puts it first on PATH.
 
 CARGO_LAMBDA_VERSION=1.9.2
 MOTO_VERSION=5.2.5
 SAM_CLI_VERSION=1.170.0
 STANDARDWEBHOOKS_VERSION=1.1.0
+# openapi-core 0.23.1 requires openapi-spec-validator < 0.9.
+OPENAPI_CORE_VERSION=0.23.1
+OPENAPI_SPEC_VALIDATOR_VERSION=0.8.5
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$repo_root/.venv"

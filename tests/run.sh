@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test, on a fresh machine too (it installs cargo-lambda and moto from PyPI first):
+# Runs every test, on a fresh machine too (it installs cargo-lambda, moto, the SAM CLI and the
+# OpenAPI checkers from PyPI first):
 #   1. cargo fmt --check, cargo clippy -D warnings, cfn-lint and sam validate --lint on
 #      template.yaml (offline, with dummy credentials);
 #   2. unit and integration tests against Dynoxide (embedded in the tests);
@@ -12,7 +13,10 @@ source "$(dirname "$0")/../local/tools.sh"
 cd "$repo_root"
 
 ensure_tools "moto[dynamodb,server]==$MOTO_VERSION" \
-  "aws-sam-cli==$SAM_CLI_VERSION" "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
+  "aws-sam-cli==$SAM_CLI_VERSION" \
+  "openapi-core==$OPENAPI_CORE_VERSION" \
+  "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" \
+  "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
 logs=target/test-logs
 mkdir -p "$logs"
 
