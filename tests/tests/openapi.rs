@@ -190,6 +190,18 @@ async fn real_answers_match_the_openapi_document() {
         .create(json!({"url": receiver.url("/status/500/fails"), "seconds": 1}))
         .await;
 
+    let shaped = api
+        .create(json!({
+            "url": receiver.url("/ok/shaped"), "minutes": 5, "method": "PUT",
+            "headers": {"Content-Type": "text/plain", "Authorization": "Bearer x"},
+            "body": "hello",
+        }))
+        .await;
+    assert_eq!(
+        api.get(&id(&shaped), 200).await["headers"]["authorization"],
+        "***"
+    );
+
     // Refused.
     let json_ct = "application/json";
     let long_url = format!(r#"{{"url": "http://a.b/{}"}}"#, "x".repeat(2048));
@@ -212,6 +224,22 @@ async fn real_answers_match_the_openapi_document() {
             "conflicting_fields",
         ),
         (r#"{"url": "http://a.b", "secnds": 5}"#, "unknown_field"),
+        (
+            r#"{"url": "http://a.b", "method": "get"}"#,
+            "invalid_method",
+        ),
+        (
+            r#"{"url": "http://a.b", "headers": {"Host": "internal"}}"#,
+            "reserved_header",
+        ),
+        (
+            r#"{"url": "http://a.b", "method": "GET", "body": "x"}"#,
+            "body_not_allowed",
+        ),
+        (
+            r#"{"url": "http://169.254.169.254/latest/meta-data/"}"#,
+            "forbidden_target",
+        ),
         (
             r#"{"url": "http://a.b", "url": "http://c.d"}"#,
             "duplicate_field",
