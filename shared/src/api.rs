@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::domain::{seconds_until, utc_from_ms, NewTimer, Timer, TimerId, TimerStatus};
 use crate::error::Error;
+use crate::idempotency;
 use crate::ping::{PingHit, PingId};
 use crate::request::is_sensitive_header;
 use crate::service::Timers;
@@ -171,10 +172,11 @@ pub fn timer_view(timer: &Timer, now: DateTime<Utc>) -> Value {
     view
 }
 
-/// `POST /timers`
+/// `POST /timers`, with an optional `Idempotency-Key`.
 pub async fn create_timer(
     timers: &Timers,
     content_type: Option<&str>,
+    idempotency_key: Option<&str>,
     body: &[u8],
     now: DateTime<Utc>,
 ) -> ApiResponse {
@@ -184,15 +186,39 @@ pub async fn create_timer(
                 return Err(Error::UnsupportedMediaType(ct.to_owned()));
             }
             let request = NewTimer::from_json(body, now)?;
-            let timer = timers.create(&request, now).await?;
-            Ok(ApiResponse {
-                status: 201,
-                headers: vec![("location", format!("/timers/{}", timer.id))],
-                body: timer_view(&timer, now),
-            })
+            let Some(raw_key) = idempotency_key else {
+                let timer = timers.create(&request, now).await?;
+                return Ok(created(&timer.id, timer_view(&timer, now), false));
+            };
+            let key = idempotency::parse_key(raw_key)?;
+            let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let fingerprint = idempotency::fingerprint(&parsed);
+            let created_once = timers
+                .create_once(&request, key, fingerprint, now, |timer| {
+                    timer_view(timer, now)
+                })
+                .await?;
+            Ok(created(
+                &created_once.timer_id,
+                created_once.answer,
+                created_once.replayed,
+            ))
         }
         .await,
     )
+}
+
+/// The `201 Created` answer for a timer; a replayed one says so.
+fn created(id: &str, view: Value, replayed: bool) -> ApiResponse {
+    let mut headers = vec![("location", format!("/timers/{id}"))];
+    if replayed {
+        headers.push(("idempotent-replayed", "true".to_owned()));
+    }
+    ApiResponse {
+        status: 201,
+        headers,
+        body: view,
+    }
 }
 
 /// `GET /timers/{id}`

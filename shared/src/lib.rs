@@ -10,6 +10,7 @@ pub mod api;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod idempotency;
 pub mod ping;
 pub mod request;
 pub mod service;

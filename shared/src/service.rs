@@ -4,12 +4,23 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 use crate::domain::{bucket_for, NewTimer, Timer, TimerId, TimerStatus};
 use crate::error::{Error, InputError};
+use crate::idempotency::{IdempotencyRecord, KEY_LIFETIME};
 use crate::ping::{PingHit, PingId, MAX_HITS_LISTED, MAX_LISTED_BODY_BYTES};
 use crate::store::TimerStore;
 use crate::target::TargetPolicy;
+
+/// A timer created under an idempotency key, or the first answer for that key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    pub timer_id: String,
+    pub answer: Value,
+    /// Whether this is a repeat of an earlier create.
+    pub replayed: bool,
+}
 
 /// Creates and reads timers.
 #[derive(Clone)]
@@ -36,20 +47,68 @@ impl Timers {
 
     /// Stores a new pending timer, created at `now`, once its target is known to be allowed.
     pub async fn create(&self, request: &NewTimer, now: DateTime<Utc>) -> Result<Timer, Error> {
-        self.targets
-            .check_url(&request.url)
-            .await
-            .map_err(|e| {
-                InputError::new(
-                    "forbidden_target",
-                    "url",
-                    format!("url must not lead to a loopback, private, link-local or other internal address: {e}"),
-                )
-            })?;
-        let timer = Timer::new(request, now, self.shards);
+        let timer = self.prepare(request, now).await?;
         self.store.insert_timer(&timer).await?;
         tracing::info!(timer_id = %timer.id, due_at = timer.due_at, "timer created");
         Ok(timer)
+    }
+
+    /// The same under an idempotency key: the first request with `key` creates the timer and
+    /// its answer, `answer(&timer)`; the same request again within [`KEY_LIFETIME`] gets that
+    /// answer back and creates nothing; a different request with the key is a conflict.
+    pub async fn create_once(
+        &self,
+        request: &NewTimer,
+        key: &str,
+        fingerprint: String,
+        now: DateTime<Utc>,
+        answer: impl FnOnce(&Timer) -> Value,
+    ) -> Result<Created, Error> {
+        let timer = self.prepare(request, now).await?;
+        let view = answer(&timer);
+        let lifetime = i64::try_from(KEY_LIFETIME.as_secs()).expect("a day fits");
+        let record = IdempotencyRecord {
+            key: key.to_owned(),
+            fingerprint,
+            timer_id: timer.id.clone(),
+            answer: view.to_string(),
+            created_at: now.timestamp_millis(),
+            expires_at: now.timestamp() + lifetime,
+        };
+        match self.store.insert_timer_once(&timer, &record).await? {
+            None => {
+                tracing::info!(timer_id = %timer.id, due_at = timer.due_at, "timer created");
+                Ok(Created {
+                    timer_id: timer.id,
+                    answer: view,
+                    replayed: false,
+                })
+            }
+            Some(first) if first.fingerprint == record.fingerprint => {
+                tracing::info!(timer_id = %first.timer_id, "idempotent create replayed");
+                Ok(Created {
+                    answer: serde_json::from_str(&first.answer).unwrap_or(Value::Null),
+                    timer_id: first.timer_id,
+                    replayed: true,
+                })
+            }
+            Some(_) => Err(Error::Conflict {
+                code: "idempotency_key_reused",
+                message: "this Idempotency-Key was used in the last 24 hours with a different request; send a new key for a new timer".to_owned(),
+            }),
+        }
+    }
+
+    /// A timer for `request`, not yet stored, after the create-time check of its target.
+    async fn prepare(&self, request: &NewTimer, now: DateTime<Utc>) -> Result<Timer, Error> {
+        self.targets.check_url(&request.url).await.map_err(|e| {
+            InputError::new(
+                "forbidden_target",
+                "url",
+                format!("url must not lead to a loopback, private, link-local or other internal address: {e}"),
+            )
+        })?;
+        Ok(Timer::new(request, now, self.shards))
     }
 
     /// Reads a timer by id.

@@ -202,6 +202,7 @@ impl TestApp {
         let answer = timers::api::create_timer(
             &self.timers,
             Some("application/json"),
+            None,
             body.to_string().as_bytes(),
             self.now(),
         )

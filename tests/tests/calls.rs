@@ -191,6 +191,7 @@ async fn targets_that_are_or_resolve_to_internal_addresses_are_refused_at_create
         let answer = timers::api::create_timer(
             &app.timers,
             Some("application/json"),
+            None,
             json!({"url": url, "seconds": 5}).to_string().as_bytes(),
             app.now(),
         )
@@ -215,6 +216,7 @@ async fn targets_that_are_or_resolve_to_internal_addresses_are_refused_at_create
         let answer = timers::api::create_timer(
             &app.timers,
             Some("application/json"),
+            None,
             json!({"url": url, "seconds": 5}).to_string().as_bytes(),
             app.now(),
         )

@@ -10,6 +10,7 @@ use integration_tests::{start_drip_server, store_endpoint, Receiver, StoreProxy,
 use serde_json::json;
 use timers::domain::{Minute, Timer, TimerId};
 use timers::error::StoreError;
+use timers::idempotency::IdempotencyRecord;
 use timers::ping::PingHit;
 use timers::store::{Claim, DueTimer, Outcome, TimerStore};
 use timers::sweep::Sweeper;
@@ -230,6 +231,14 @@ struct LaggingIndex {
 
 #[async_trait]
 impl TimerStore for LaggingIndex {
+    async fn insert_timer_once(
+        &self,
+        timer: &Timer,
+        record: &IdempotencyRecord,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.inner.insert_timer_once(timer, record).await
+    }
+
     async fn insert_timer(&self, timer: &Timer) -> Result<(), StoreError> {
         self.inner.insert_timer(timer).await
     }

@@ -268,3 +268,22 @@ fn every_function_setting_in_the_template_is_one_the_code_reads() {
         Some("arm64")
     );
 }
+
+#[test]
+fn the_signing_secret_comes_from_secrets_manager_and_private_targets_are_off() {
+    let template = template();
+    let sweeper = &template["Resources"]["SweeperFunction"]["Properties"];
+    let secrets = &sweeper["Environment"]["Variables"]["WEBHOOK_SECRETS"];
+    let reference = format!("{secrets:?}");
+    assert!(
+        reference.contains("{{resolve:secretsmanager:${SigningSecretName}:SecretString}}"),
+        "WEBHOOK_SECRETS must be a dynamic reference, not a value: {reference}"
+    );
+    assert_eq!(
+        template["Parameters"]["PrivateTargets"]["Default"].as_str(),
+        Some("")
+    );
+    // `!Ref PrivateTargets`: the YAML reader keeps the value and drops the tag.
+    let private = &template["Globals"]["Function"]["Environment"]["Variables"]["PRIVATE_TARGETS"];
+    assert_eq!(private.as_str(), Some("PrivateTargets"), "{private:?}");
+}

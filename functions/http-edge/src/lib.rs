@@ -8,6 +8,7 @@ use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use timers::api::{self, ApiResponse, PingRequest, Route};
 use timers::config::Settings;
+use timers::idempotency;
 use timers::service::Timers;
 use timers::store::dynamo::DynamoStore;
 use timers::webhook::{ATTEMPT_HEADER, TIMER_ID_HEADER};
@@ -19,7 +20,11 @@ pub async fn create_timer(
     now: DateTime<Utc>,
 ) -> Response<Body> {
     let content_type = header(request, CONTENT_TYPE.as_str());
-    respond(api::create_timer(timers, content_type, request.body().as_ref(), now).await)
+    let key = request
+        .headers()
+        .get(idempotency::HEADER)
+        .map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or("\u{fffd}"));
+    respond(api::create_timer(timers, content_type, key, request.body().as_ref(), now).await)
 }
 
 /// The get-timer function: `GET /timers/{id}`.

@@ -5,6 +5,7 @@
 //! | timer       | `timer#<id>`      | `timer`                     | the [`Timer`] fields            |
 //! | ping hit    | `ping#<ping_id>`  | `hit#<received ms>#<uuid>`  | the [`PingHit`] fields          |
 //! | sweep cursor| `sweeper`         | `cursor`                    | `minute` (epoch minutes)        |
+//! | idempotency | `idempotency#<key>`| `key`                      | the [`IdempotencyRecord`] fields|
 //!
 //! The global secondary index `due` is keyed by `bucket` (due minute plus shard, e.g.
 //! `2026-12-03T13:45Z#2`) and `fire_at` (epoch ms). Only timers that still have to fire carry
@@ -19,8 +20,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification, TimeToLiveStatus,
+    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
@@ -29,6 +30,7 @@ use super::{Claim, DueTimer, Outcome, TimerStore};
 use crate::config::Settings;
 use crate::domain::{Minute, Timer, TimerId, TimerStatus};
 use crate::error::StoreError;
+use crate::idempotency::IdempotencyRecord;
 use crate::ping::PingHit;
 
 /// The name of the due-time index.
@@ -37,6 +39,9 @@ pub const DUE_INDEX: &str = "due";
 const TIMER_SK: &str = "timer";
 const CURSOR_PK: &str = "sweeper";
 const CURSOR_SK: &str = "cursor";
+const IDEMPOTENCY_SK: &str = "key";
+/// Tries of a create with an idempotency key that collides with a concurrent duplicate.
+const TRANSACTION_ATTEMPTS: u32 = 5;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -111,6 +116,48 @@ impl DynamoStore {
 
     fn timer_key(id: &str) -> Item {
         Self::key(format!("timer#{id}"), TIMER_SK)
+    }
+
+    fn idempotency_key(key: &str) -> Item {
+        Self::key(format!("idempotency#{key}"), IDEMPOTENCY_SK)
+    }
+
+    fn timer_item(timer: &Timer) -> Result<Item, StoreError> {
+        let mut item: Item = to_item(timer)?;
+        item.extend(Self::timer_key(&timer.id));
+        Ok(item)
+    }
+
+    /// A transaction's put of `item` if `condition` (with `values`) holds.
+    fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> TransactWriteItem {
+        let put = values.iter().fold(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(condition),
+            |put, (name, value)| put.expression_attribute_values(*name, value.clone()),
+        );
+        TransactWriteItem::builder()
+            .put(put.build().expect("table and item are set"))
+            .build()
+    }
+
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::idempotency_key(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::request("GetItem", e))?;
+        Ok(out.item.map(from_item).transpose()?)
     }
 
     /// Applies `update` to a timer if `condition` holds and returns the timer as updated;
@@ -192,8 +239,7 @@ fn with_names(
 #[async_trait]
 impl TimerStore for DynamoStore {
     async fn insert_timer(&self, timer: &Timer) -> Result<(), StoreError> {
-        let mut item: Item = to_item(timer)?;
-        item.extend(Self::timer_key(&timer.id));
+        let item = Self::timer_item(timer)?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -203,6 +249,55 @@ impl TimerStore for DynamoStore {
             .await
             .map_err(|e| StoreError::request("PutItem", e))?;
         Ok(())
+    }
+
+    async fn insert_timer_once(
+        &self,
+        timer: &Timer,
+        record: &IdempotencyRecord,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let mut key_item: Item = to_item(record)?;
+        key_item.extend(Self::idempotency_key(&record.key));
+        let now_seconds = record.created_at.div_euclid(1000);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let written = self
+                .client
+                .transact_write_items()
+                .transact_items(self.put_if(
+                    key_item.clone(),
+                    &format!("attribute_not_exists(pk) OR {TTL_ATTRIBUTE} < :now"),
+                    &[(":now", AttributeValue::N(now_seconds.to_string()))],
+                ))
+                .transact_items(self.put_if(
+                    Self::timer_item(timer)?,
+                    "attribute_not_exists(pk)",
+                    &[],
+                ))
+                .send()
+                .await;
+            let error = match written {
+                Ok(_) => return Ok(None),
+                Err(e) => e,
+            };
+            let cancelled = error
+                .as_service_error()
+                .is_some_and(|e| e.is_transaction_canceled_exception());
+            if !cancelled {
+                return Err(StoreError::request("TransactWriteItems", error));
+            }
+            // The key is taken, or a concurrent duplicate holds it mid-transaction.
+            if let Some(existing) = self.idempotency_record(&record.key).await? {
+                if existing.expires_at >= now_seconds {
+                    return Ok(Some(existing));
+                }
+            }
+            if attempt >= TRANSACTION_ATTEMPTS {
+                return Err(StoreError::request("TransactWriteItems", error));
+            }
+            tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+        }
     }
 
     async fn get_timer(&self, id: &TimerId) -> Result<Option<Timer>, StoreError> {

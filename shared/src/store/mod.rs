@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use crate::domain::{Minute, Timer, TimerId};
 use crate::error::StoreError;
+use crate::idempotency::IdempotencyRecord;
 use crate::ping::PingHit;
 
 /// A timer found in a due bucket: just enough to claim it.
@@ -52,6 +53,15 @@ pub enum Outcome {
 pub trait TimerStore: Send + Sync {
     /// Saves a new timer; the id must be new.
     async fn insert_timer(&self, timer: &Timer) -> Result<(), StoreError>;
+
+    /// Saves a new timer and its idempotency key together, or neither: `Some` with the key's
+    /// record when the key is already in use (and not expired at `record.created_at`), in which
+    /// case nothing was written.
+    async fn insert_timer_once(
+        &self,
+        timer: &Timer,
+        record: &IdempotencyRecord,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
 
     /// Reads one timer, as of the latest write.
     async fn get_timer(&self, id: &TimerId) -> Result<Option<Timer>, StoreError>;

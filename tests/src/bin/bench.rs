@@ -85,6 +85,7 @@ async fn creates_in_process(app: &TestApp, n: usize, workers: usize) -> (f64, Ve
                 let answer = timers::api::create_timer(
                     &timers,
                     Some("application/json"),
+                    None,
                     body.to_string().as_bytes(),
                     Utc::now(),
                 )
