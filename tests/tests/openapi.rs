@@ -202,6 +202,36 @@ async fn real_answers_match_the_openapi_document() {
         "***"
     );
 
+    // Created under an Idempotency-Key, replayed, and refused when reused for another request.
+    let keyed = json!({"url": receiver.url("/ok/keyed"), "minutes": 5}).to_string();
+    let with_key = |key| {
+        [
+            ("content-type", "application/json"),
+            ("idempotency-key", key),
+        ]
+    };
+    let first = api
+        .send("POST", "/timers", &with_key("k-1"), Some(&keyed), 201)
+        .await;
+    let replay = api
+        .send("POST", "/timers", &with_key("k-1"), Some(&keyed), 201)
+        .await;
+    assert_eq!(replay, first);
+    let reused = api
+        .send(
+            "POST",
+            "/timers",
+            &with_key("k-1"),
+            Some(r#"{"url": "http://a.b"}"#),
+            409,
+        )
+        .await;
+    assert_eq!(reused["error"]["code"], "idempotency_key_reused");
+    let bad_key = api
+        .send("POST", "/timers", &with_key(""), Some(&keyed), 400)
+        .await;
+    assert_eq!(bad_key["error"]["field"], "Idempotency-Key");
+
     // Refused.
     let json_ct = "application/json";
     let long_url = format!(r#"{{"url": "http://a.b/{}"}}"#, "x".repeat(2048));
