@@ -22,9 +22,11 @@ cargo build -p timers-local
 # `cargo lambda watch` starts each function with `cargo run --bin <function>`, which resolves
 # features for that one package, so a workspace build does not serve it. Build each function
 # the same way now, so that the first request does not wait minutes for a compile.
+profile=()
+case " ${TIMERS_WATCH_FLAGS:-} " in *" --release "*) profile=(--release) ;; esac
 for main in functions/*/src/main.rs; do
   function=${main#functions/}
-  cargo build --bin "${function%%/*}"
+  cargo build "${profile[@]}" --bin "${function%%/*}"
 done
 
 trap 'trap - EXIT INT TERM; kill 0 2>/dev/null; wait' EXIT INT TERM

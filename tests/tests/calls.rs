@@ -45,6 +45,9 @@ async fn a_timer_sends_the_method_headers_and_body_it_was_given() {
     let text = app
         .create(json!({"url": receiver.url("/ok/text"), "seconds": 1, "body": "hello"}))
         .await;
+    let empty = app
+        .create(json!({"url": receiver.url("/ok/empty"), "seconds": 1, "body": ""}))
+        .await;
 
     assert_eq!(put["method"], "PUT");
     assert_eq!(
@@ -86,7 +89,13 @@ async fn a_timer_sends_the_method_headers_and_body_it_was_given() {
         text_hit.headers["content-type"],
         "text/plain; charset=utf-8"
     );
-    for timer in [&put, &get, &delete, &text] {
+    let empty_hit = hit_for(&hits, &empty["id"]);
+    assert_eq!(
+        (empty_hit.method.as_str(), empty_hit.body.as_str()),
+        ("POST", "")
+    );
+    assert_eq!(empty["body_bytes"], 0);
+    for timer in [&put, &get, &delete, &text, &empty] {
         let view = app.get(timer["id"].as_str().unwrap()).await;
         assert_eq!(view["status"], "fired", "{view}");
         assert_eq!(view["method"], timer["method"]);
