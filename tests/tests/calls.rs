@@ -197,21 +197,7 @@ async fn targets_that_are_or_resolve_to_internal_addresses_are_refused_at_create
         "http://[::ffff:a9fe:a9fe]/".to_owned(),
         "http://[::ffff:10.0.0.1]/".to_owned(),
     ] {
-        let answer = timers::api::create_timer(
-            &app.timers,
-            Some("application/json"),
-            None,
-            json!({"url": url, "seconds": 5}).to_string().as_bytes(),
-            app.now(),
-        )
-        .await;
-        assert_eq!(answer.status, 400, "{url}: {}", answer.body);
-        assert_eq!(answer.body["error"]["field"], "url", "{url}");
-        assert_eq!(
-            answer.body["error"]["code"], "forbidden_target",
-            "{url}: {}",
-            answer.body
-        );
+        assert_eq!(url_refusal(&app, &url).await, "forbidden_target", "{url}");
     }
     // Numeric and short IPv4 forms are refused before any lookup, as URLs a parser rewrites.
     for url in [
@@ -222,18 +208,24 @@ async fn targets_that_are_or_resolve_to_internal_addresses_are_refused_at_create
         "http://127.1/",
         "http://１２７.０.０.１/",
     ] {
-        let answer = timers::api::create_timer(
-            &app.timers,
-            Some("application/json"),
-            None,
-            json!({"url": url, "seconds": 5}).to_string().as_bytes(),
-            app.now(),
-        )
-        .await;
-        assert_eq!(answer.status, 400, "{url}: {}", answer.body);
-        assert_eq!(answer.body["error"]["field"], "url", "{url}");
+        assert_eq!(url_refusal(&app, url).await, "invalid_url", "{url}");
     }
     assert!(receiver.hits().is_empty());
+}
+
+/// The error code of a create for `url`, which must be a 400 naming `url`.
+async fn url_refusal(app: &TestApp, url: &str) -> String {
+    let answer = timers::api::create_timer(
+        &app.timers,
+        Some("application/json"),
+        None,
+        json!({"url": url, "seconds": 5}).to_string().as_bytes(),
+        app.now(),
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{url}: {}", answer.body);
+    assert_eq!(answer.body["error"]["field"], "url", "{url}");
+    answer.body["error"]["code"].as_str().unwrap().to_owned()
 }
 
 /// Stores a pending timer for `url` as if an earlier check had let it through (a name whose
