@@ -43,15 +43,19 @@ env_file="$data_dir/functions.env"
   echo "AWS_ACCESS_KEY_ID=local"
   echo "AWS_SECRET_ACCESS_KEY=local"
   echo "RUST_LOG=${RUST_LOG:-info}"
-  # The ping target is on 127.0.0.1: allow loopback here, and only here.
-  echo "PRIVATE_TARGETS=${PRIVATE_TARGETS:-127.0.0.1/32,::1/128}"
+  # The ping target is on 127.0.0.1: allow loopback here, unless PRIVATE_TARGETS is set
+  # (empty: public targets only, as in production).
+  private_targets=${PRIVATE_TARGETS-127.0.0.1/32,::1/128}
+  # Lists go comma-separated: the env file does not take spaces.
+  echo "PRIVATE_TARGETS=${private_targets//[[:space:]]/,}"
   # Each sweeper run works until the next trigger, as on AWS.
   echo "SWEEP_RUN_SECONDS=${SWEEP_RUN_SECONDS:-$period}"
-  for name in BUCKET_SHARDS MAX_ATTEMPTS RETRY_BASE_SECONDS RETRY_MAX_SECONDS \
+  for name in BUCKET_SHARDS RETENTION_DAYS MAX_ATTEMPTS RETRY_BASE_SECONDS RETRY_MAX_SECONDS \
     CALL_CONNECT_TIMEOUT_MS CALL_TIMEOUT_MS FIRE_CONCURRENCY LEASE_MARGIN_MS SWEEP_POLL_MS SWEEP_LOOKBACK_MINUTES \
-    SWEEP_CATCHUP_MINUTES SWEEP_FIRST_LOOKBACK_MINUTES WEBHOOK_SECRETS; do
+    SWEEP_CATCHUP_MINUTES SWEEP_FIRST_LOOKBACK_MINUTES; do
     if [ -n "${!name:-}" ]; then echo "$name=${!name}"; fi
   done
+  if [ -n "${WEBHOOK_SECRETS:-}" ]; then echo "WEBHOOK_SECRETS=${WEBHOOK_SECRETS//[[:space:]]/,}"; fi
 } > "$env_file"
 
 # Up to TIMERS_WATCH_CONCURRENCY (4) instances of each function serve requests side by side,
