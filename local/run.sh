@@ -18,7 +18,8 @@ data_dir=${TIMERS_DATA_DIR:-local/data}
 period=${SCHEDULER_PERIOD_SECONDS:-60}
 
 ensure_tools
-cargo build -p timers-local
+# The same build as the tests' (tests/run.sh), so that after them this builds nothing.
+cargo build --workspace --all-targets
 # `cargo lambda watch` starts each function with `cargo run --bin <function>`, which resolves
 # features for that one package, so a workspace build does not serve it. Build each function
 # the same way now, so that the first request does not wait minutes for a compile.

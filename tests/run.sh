@@ -61,7 +61,7 @@ TIMERS_API_PORT=$api_port TIMERS_STORE_PORT=$store_port TIMERS_DATA_DIR=$data_di
   SCHEDULER_PERIOD_SECONDS=2 TIMERS_WATCH_FLAGS=--ignore-changes \
   setsid local/run.sh > "$logs/local-stack.log" 2>&1 &
 pids+=($!)
-if ! wait_for_port "$api_port" 600; then
+if ! wait_for_port "$api_port" 1500; then
   tail -50 "$logs/local-stack.log" >&2
   exit 1
 fi

@@ -334,8 +334,64 @@ fn parse_at(value: &serde_json::Value, now: DateTime<Utc>) -> Result<DateTime<Ut
     Ok(at)
 }
 
-/// A JSON object's members in order, duplicates kept, so that they can be refused.
-struct Members(Vec<String>);
+/// A JSON object's members in order, duplicates kept, each with the first member given twice
+/// inside its value (at any depth), so that both can be refused.
+struct Members(Vec<(String, Option<String>)>);
+
+/// The first object member given twice anywhere in a JSON value.
+struct FirstDuplicate(Option<String>);
+
+struct DuplicateFinder;
+
+impl<'de> serde::de::Visitor<'de> for DuplicateFinder {
+    type Value = FirstDuplicate;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        let mut first = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let FirstDuplicate(inner) = map.next_value()?;
+            let twice = !seen.insert(key.clone());
+            if first.is_none() {
+                first = if twice { Some(key) } else { inner };
+            }
+        }
+        Ok(FirstDuplicate(first))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut first = None;
+        while let Some(FirstDuplicate(inner)) = seq.next_element()? {
+            first = first.or(inner);
+        }
+        Ok(FirstDuplicate(first))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(FirstDuplicate(None))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(FirstDuplicate(None))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(FirstDuplicate(None))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(FirstDuplicate(None))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(FirstDuplicate(None))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(FirstDuplicate(None))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FirstDuplicate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(DuplicateFinder)
+    }
+}
 
 impl<'de> serde::Deserialize<'de> for Members {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -349,18 +405,18 @@ impl<'de> serde::Deserialize<'de> for Members {
                 self,
                 mut map: A,
             ) -> Result<Members, A::Error> {
-                let mut keys = Vec::new();
-                while let Some((key, _)) = map.next_entry::<String, serde::de::IgnoredAny>()? {
-                    keys.push(key);
+                let mut members = Vec::new();
+                while let Some((key, FirstDuplicate(inner))) = map.next_entry()? {
+                    members.push((key, inner));
                 }
-                Ok(Members(keys))
+                Ok(Members(members))
             }
         }
         deserializer.deserialize_map(Keys)
     }
 }
 
-/// Parses a body that must be one JSON object with no member given twice.
+/// Parses a body that must be one JSON object with no member given twice, at any depth.
 pub fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, InputError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(InputError::new(
@@ -383,24 +439,29 @@ pub fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Va
             "the request body must be a JSON object",
         ));
     };
-    let Members(keys) = serde_json::from_slice(body).map_err(|e| {
+    let Members(members) = serde_json::from_slice(body).map_err(|e| {
         InputError::new(
             "invalid_json",
             "body",
             format!("the request body is not valid JSON: {e}"),
         )
     })?;
-    if keys.len() != fields.len() {
-        let mut seen = std::collections::HashSet::new();
-        let twice = keys
-            .into_iter()
-            .find(|k| !seen.insert(k.clone()))
-            .unwrap_or_default();
-        return Err(InputError::new(
-            "duplicate_field",
-            twice.clone(),
-            format!("'{twice}' is given more than once"),
-        ));
+    let mut seen = std::collections::HashSet::new();
+    for (key, inner) in members {
+        if !seen.insert(key.clone()) {
+            return Err(InputError::new(
+                "duplicate_field",
+                key.clone(),
+                format!("'{key}' is given more than once"),
+            ));
+        }
+        if let Some(twice) = inner {
+            return Err(InputError::new(
+                "duplicate_field",
+                key.clone(),
+                format!("'{twice}' is given more than once in {key}"),
+            ));
+        }
     }
     Ok(fields)
 }
@@ -538,23 +599,21 @@ fn delay_too_long(field: &'static str) -> InputError {
 }
 
 fn total_delay(hours: u64, minutes: u64, seconds: u64) -> Result<u64, InputError> {
-    let from_hours = hours.checked_mul(3600).ok_or(delay_too_long("hours"))?;
-    let from_minutes = minutes.checked_mul(60).ok_or(delay_too_long("minutes"))?;
-    let total = from_hours
-        .checked_add(from_minutes)
-        .and_then(|t| t.checked_add(seconds))
-        .ok_or(delay_too_long("seconds"))?;
-    if total > MAX_DELAY_SECONDS {
-        let field = if hours > 0 {
-            "hours"
-        } else if minutes > 0 {
-            "minutes"
-        } else {
-            "seconds"
-        };
+    let parts = [
+        ("hours", u128::from(hours) * 3600),
+        ("minutes", u128::from(minutes) * 60),
+        ("seconds", u128::from(seconds)),
+    ];
+    let total: u128 = parts.iter().map(|(_, s)| s).sum();
+    if total > u128::from(MAX_DELAY_SECONDS) {
+        // The field that adds the most is the one to fix.
+        let (field, _) = parts
+            .into_iter()
+            .max_by_key(|(_, s)| *s)
+            .expect("three parts");
         return Err(delay_too_long(field));
     }
-    Ok(total)
+    Ok(total as u64)
 }
 
 #[cfg(test)]
@@ -729,6 +788,45 @@ mod tests {
         assert_eq!((e.code, e.field.as_str()), ("duplicate_field", "seconds"));
         let e = refusal(r#"{"url":"http://evil.example","url":"http://a.b"}"#);
         assert_eq!((e.code, e.field.as_str()), ("duplicate_field", "url"));
+        for nested in [
+            r#"{"url":"http://a.b","headers":{"x-a":"1","x-a":"2"}}"#,
+            r#"{"url":"http://a.b","headers":{"x-a":"1","x-\u0061":"2"}}"#,
+        ] {
+            let e = refusal(nested);
+            assert_eq!(
+                (e.code, e.field.as_str()),
+                ("duplicate_field", "headers"),
+                "{nested}"
+            );
+            assert!(e.message.contains("'x-a'"), "{}", e.message);
+        }
+        let deep = r#"{"url":"http://a.b","x":[{"a":{"b":1,"b":2}}]}"#;
+        assert_eq!(refusal(deep).field, "x");
+    }
+
+    #[test]
+    fn a_delay_too_long_names_the_field_that_adds_the_most() {
+        for (body, field) in [
+            (
+                r#"{"url":"http://a.b","hours":5124095576030431,"minutes":1}"#,
+                "hours",
+            ),
+            (
+                r#"{"url":"http://a.b","hours":1,"minutes":18446744073709551615}"#,
+                "minutes",
+            ),
+            (
+                r#"{"url":"http://a.b","minutes":1,"seconds":31536000}"#,
+                "seconds",
+            ),
+        ] {
+            let e = refusal(body);
+            assert_eq!(
+                (e.code, e.field.as_str()),
+                ("delay_too_long", field),
+                "{body}"
+            );
+        }
     }
 
     #[test]

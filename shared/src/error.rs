@@ -64,7 +64,12 @@ pub enum Error {
         field: &'static str,
     },
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict {
+        code: &'static str,
+        /// The field, path part or header the conflict is about.
+        field: &'static str,
+        message: String,
+    },
     #[error("unsupported content type {0}")]
     UnsupportedMediaType(String),
     #[error(transparent)]
@@ -90,7 +95,11 @@ impl Error {
             Self::NotFound { what, field } => {
                 ("not_found", Some(*field), format!("{what} not found"))
             }
-            Self::Conflict { code, message } => (*code, None, message.clone()),
+            Self::Conflict {
+                code,
+                field,
+                message,
+            } => (*code, Some(*field), message.clone()),
             Self::UnsupportedMediaType(got) => (
                 "unsupported_media_type",
                 Some("content-type"),

@@ -94,6 +94,7 @@ impl Timers {
             }
             Some(_) => Err(Error::Conflict {
                 code: "idempotency_key_reused",
+                field: "Idempotency-Key",
                 message: "this Idempotency-Key was used in the last 24 hours with a different request; send a new key for a new timer".to_owned(),
             }),
         }
@@ -132,6 +133,7 @@ impl Timers {
         }
         Err(Error::Conflict {
             code: "not_cancellable",
+            field: "id",
             message: format!(
                 "only a pending timer can be cancelled; this one is {}",
                 current.status.as_str()
@@ -150,6 +152,7 @@ impl Timers {
         let current = self.get(id).await?;
         Err(Error::Conflict {
             code: "not_failed",
+            field: "id",
             message: format!(
                 "only a failed timer can be sent again; this one is {}",
                 current.status.as_str()

@@ -25,8 +25,10 @@ pub struct Refused {
 /// Why a target cannot be called.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    /// The URL names, or its host resolves to, an address that is not allowed.
-    #[error("{host} is not allowed: {refused}")]
+    /// The URL names, or its host resolves to, an address that is not allowed. For a host
+    /// name, the message gives the kind of address, not the address: it must not tell clients
+    /// what internal names resolve to.
+    #[error("{}", forbidden_message(host, refused))]
     Forbidden { host: String, refused: Refused },
     /// The host name could not be resolved.
     #[error("{host} could not be resolved: {source}")]
@@ -35,6 +37,15 @@ pub enum TargetError {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn forbidden_message(host: &str, refused: &Refused) -> String {
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    if literal.parse::<IpAddr>().is_ok() {
+        refused.to_string()
+    } else {
+        format!("{host} resolves to a {} address", refused.kind)
+    }
 }
 
 /// The addresses timers may call: every public address, plus the listed private networks.
@@ -172,6 +183,10 @@ fn special_purpose_v6(ip: Ipv6Addr) -> Option<&'static str> {
     let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     Some(match s {
         [0, 0, 0, 0, 0, 0, ..] => "IPv4-compatible (deprecated)",
+        // IPv4-translated (::ffff:0:0/96, RFC 2765) reaches the IPv4 address it embeds.
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => {
+            special_purpose_v4(embedded(hi, lo)).map(|_| "IPv4-translated special-purpose")?
+        }
         // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the IPv4 address they embed.
         [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => {
             special_purpose_v4(embedded(hi, lo)).map(|_| "NAT64 of a special-purpose")?
@@ -249,6 +264,8 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "::ffff:169.254.169.254",
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:a9fe:a9fe",
             "::127.0.0.1",
             "fc00::1",
             "fd12:3456::1",
@@ -293,6 +310,11 @@ mod tests {
         assert!(
             matches!(&refused, TargetError::Forbidden { refused, .. } if refused.kind == "loopback"),
             "{refused}"
+        );
+        assert_eq!(
+            refused.to_string(),
+            "localhost resolves to a loopback address",
+            "the address a name resolves to is not shown"
         );
         let allowed = TargetPolicy::parse("127.0.0.0/8,::1/128").unwrap();
         let addrs = allowed.resolve("localhost", 80).await.unwrap();

@@ -12,6 +12,7 @@ use timers::domain::{Minute, Timer, TimerId};
 use timers::error::StoreError;
 use timers::idempotency::IdempotencyRecord;
 use timers::ping::PingHit;
+use timers::store::dynamo::DynamoStore;
 use timers::store::{Claim, DueTimer, Outcome, TimerStore};
 use timers::sweep::Sweeper;
 use timers::webhook::HttpWebhook;
@@ -409,4 +410,44 @@ async fn misbehaving_targets_end_in_their_documented_state_and_healthy_ones_fire
     let (status, code, err, _) = state(app.get(&id_of(&nobody)).await);
     assert_eq!((status.as_str(), code), ("pending", None));
     assert!(err.contains("connect"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_stops_answering_gets_a_503_not_a_hung_request() {
+    // A "store" that accepts connections and never answers, like a frozen server.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = listener.accept().await {
+            held.push(connection);
+        }
+    });
+    let client = DynamoStore::client_for_endpoint(&endpoint);
+    let bounded = client
+        .config()
+        .to_builder()
+        .timeout_config(DynamoStore::timeouts())
+        .build();
+    let store = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(bounded),
+        "timers",
+    ));
+    let timers = timers::service::Timers::new(store, 4);
+
+    let answer = tokio::time::timeout(
+        Duration::from_secs(120),
+        timers::api::create_timer(
+            &timers,
+            Some("application/json"),
+            None,
+            br#"{"url": "https://example.com/hook", "seconds": 5}"#,
+            chrono::Utc::now(),
+        ),
+    )
+    .await
+    .expect("the store's time limits end the request");
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "unavailable");
+    assert!(answer.headers.contains(&("retry-after", "1".to_owned())));
 }

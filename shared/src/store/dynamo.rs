@@ -40,6 +40,10 @@ const TIMER_SK: &str = "timer";
 const CURSOR_PK: &str = "sweeper";
 const CURSOR_SK: &str = "cursor";
 const IDEMPOTENCY_SK: &str = "key";
+/// The longest one try of a store request may take.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest a store request may take with its retries: under the HTTP functions' 10 s.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(7);
 /// Tries of a create with an idempotency key that collides with a concurrent duplicate.
 const TRANSACTION_ATTEMPTS: u32 = 5;
 
@@ -80,9 +84,23 @@ impl DynamoStore {
 
     /// A DynamoDB client configured the standard AWS way (region, credentials, and
     /// `AWS_ENDPOINT_URL_DYNAMODB` to point it at a local server).
+    /// Each request is bounded ([`ATTEMPT_TIMEOUT`] a try, [`OPERATION_TIMEOUT`] with retries),
+    /// so a store that stops answering gives a `503` well within the function's own timeout
+    /// instead of a hung request.
     pub async fn client_from_env() -> Client {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(Self::timeouts())
+            .load()
+            .await;
         Client::new(&config)
+    }
+
+    /// The time limits of every store request on AWS and on the local stack.
+    pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build()
     }
 
     /// A client for a DynamoDB-API server at `endpoint` (Dynoxide or moto on 127.0.0.1),
