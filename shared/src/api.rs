@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::domain::{seconds_until, utc_from_ms, NewTimer, Timer, TimerId, TimerStatus};
 use crate::error::Error;
-use crate::idempotency;
+use crate::idempotency::{self, KeyOf};
 use crate::ping::{PingHit, PingId};
 use crate::request::is_sensitive_header;
 use crate::service::Timers;
@@ -172,11 +172,11 @@ pub fn timer_view(timer: &Timer, now: DateTime<Utc>) -> Value {
     view
 }
 
-/// `POST /timers`, with an optional `Idempotency-Key`.
+/// `POST /timers`, with an optional `Idempotency-Key` of the caller.
 pub async fn create_timer(
     timers: &Timers,
     content_type: Option<&str>,
-    idempotency_key: Option<&str>,
+    idempotency_key: Option<KeyOf<'_>>,
     body: &[u8],
     now: DateTime<Utc>,
 ) -> ApiResponse {
@@ -186,11 +186,14 @@ pub async fn create_timer(
                 return Err(Error::UnsupportedMediaType(ct.to_owned()));
             }
             let request = NewTimer::from_json(body, now)?;
-            let Some(raw_key) = idempotency_key else {
+            let Some(raw) = idempotency_key else {
                 let timer = timers.create(&request, now).await?;
                 return Ok(created(&timer.id, timer_view(&timer, now), false));
             };
-            let key = idempotency::parse_key(raw_key)?;
+            let key = KeyOf {
+                key: idempotency::parse_key(raw.key)?,
+                ..raw
+            };
             let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             let fingerprint = idempotency::fingerprint(&parsed);
             let created_once = timers

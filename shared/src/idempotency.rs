@@ -1,7 +1,9 @@
 //! `Idempotency-Key` on `POST /timers`: a client that is not sure its create went through
 //! sends it again with the same key and gets the same timer and the same answer, never a
 //! second timer. The key is stored beside the timer it created, in one transaction, and kept
-//! for [`KEY_LIFETIME`]; the same key with a different request is refused.
+//! for [`KEY_LIFETIME`]; the same key with a different request is refused. Keys belong to the
+//! caller the API authenticated (an IAM principal or a JWT subject), so callers cannot see or
+//! block each other's keys.
 
 use std::time::Duration;
 
@@ -20,9 +22,21 @@ pub const KEY_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest key accepted.
 pub const MAX_KEY_CHARS: usize = 255;
 
+/// An `Idempotency-Key` as received, with the caller it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyOf<'a> {
+    /// Who sent it, as the API authenticated them (`iam:<arn>`, `jwt:<issuer> <subject>`);
+    /// empty on an open API, where every caller shares one space of keys.
+    pub caller: &'a str,
+    pub key: &'a str,
+}
+
 /// A create request's idempotency key, as stored beside the timer it created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
+    /// The caller the key belongs to (see [`KeyOf::caller`]).
+    #[serde(default)]
+    pub caller: String,
     pub key: String,
     /// Tells a retry (same request) from a different request that reuses the key.
     pub fingerprint: String,
@@ -49,6 +63,12 @@ pub fn parse_key(raw: &str) -> Result<&str, InputError> {
             format!("Idempotency-Key must be 1 to {MAX_KEY_CHARS} printable ASCII characters, such as a UUID"),
         ))
     }
+}
+
+/// Where a caller's key is stored: the caller as a hash, so that any caller name fits.
+pub fn storage_name(caller: &str, key: &str) -> String {
+    let caller = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(caller));
+    format!("{caller}#{key}")
 }
 
 /// The fingerprint of a create request's JSON body: SHA-256 of its canonical form, so that
@@ -110,6 +130,16 @@ mod tests {
                 &json!({"url": "http://a.b", "headers": {"x": "1", "y": "2"}, "seconds": 6})
             )
         );
+    }
+
+    #[test]
+    fn the_same_key_of_two_callers_is_stored_apart() {
+        assert_ne!(
+            storage_name("iam:arn:aws:iam::1:user/a", "k"),
+            storage_name("iam:arn:aws:iam::1:user/b", "k")
+        );
+        assert_eq!(storage_name("", "k"), storage_name("", "k"));
+        assert!(storage_name("", "order-42").ends_with("#order-42"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::domain::{bucket_for, NewTimer, Timer, TimerId, TimerStatus};
 use crate::error::{Error, InputError};
-use crate::idempotency::{IdempotencyRecord, KEY_LIFETIME};
+use crate::idempotency::{IdempotencyRecord, KeyOf, KEY_LIFETIME};
 use crate::ping::{PingHit, PingId, MAX_HITS_LISTED, MAX_LISTED_BODY_BYTES};
 use crate::store::TimerStore;
 use crate::target::TargetPolicy;
@@ -53,13 +53,13 @@ impl Timers {
         Ok(timer)
     }
 
-    /// The same under an idempotency key: the first request with `key` creates the timer and
+    /// The same under a caller's idempotency key: the first request with `key` creates the timer and
     /// its answer, `answer(&timer)`; the same request again within [`KEY_LIFETIME`] gets that
     /// answer back and creates nothing; a different request with the key is a conflict.
     pub async fn create_once(
         &self,
         request: &NewTimer,
-        key: &str,
+        key: KeyOf<'_>,
         fingerprint: String,
         now: DateTime<Utc>,
         answer: impl FnOnce(&Timer) -> Value,
@@ -68,7 +68,8 @@ impl Timers {
         let view = answer(&timer);
         let lifetime = i64::try_from(KEY_LIFETIME.as_secs()).expect("a day fits");
         let record = IdempotencyRecord {
-            key: key.to_owned(),
+            caller: key.caller.to_owned(),
+            key: key.key.to_owned(),
             fingerprint,
             timer_id: timer.id.clone(),
             answer: view.to_string(),

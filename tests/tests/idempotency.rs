@@ -8,12 +8,13 @@ use futures::future::join_all;
 use integration_tests::{Receiver, TestApp};
 use serde_json::{json, Value};
 use timers::api::ApiResponse;
+use timers::idempotency::KeyOf;
 
 async fn create(app: &TestApp, key: &str, body: &str) -> ApiResponse {
     timers::api::create_timer(
         &app.timers,
         Some("application/json"),
-        Some(key),
+        Some(KeyOf { caller: "", key }),
         body.as_bytes(),
         app.now(),
     )
@@ -138,4 +139,77 @@ async fn a_malformed_key_is_refused_naming_the_header() {
         assert_eq!(answer.body["error"]["field"], "Idempotency-Key");
         assert_eq!(answer.body["error"]["code"], "invalid_idempotency_key");
     }
+}
+
+/// A `POST /timers` as API Gateway passes it on, from the IAM principal `arn` or the JWT
+/// subject `sub`.
+fn request_from(caller: Caller, key: &str, body: &str) -> lambda_http::Request {
+    use lambda_http::aws_lambda_events::apigw::{
+        ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerIamDescription,
+        ApiGatewayRequestAuthorizerJwtDescription, ApiGatewayV2httpRequestContext,
+    };
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+
+    let mut authorizer = ApiGatewayRequestAuthorizer::default();
+    match caller {
+        Caller::Iam(arn) => {
+            let mut iam = ApiGatewayRequestAuthorizerIamDescription::default();
+            iam.user_arn = Some(arn.to_owned());
+            authorizer.iam = Some(iam);
+        }
+        Caller::Jwt(sub) => {
+            let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+            jwt.claims
+                .insert("iss".into(), "https://issuer.example".into());
+            jwt.claims.insert("sub".into(), sub.into());
+            authorizer.jwt = Some(jwt);
+        }
+    }
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.authorizer = Some(authorizer);
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/timers")
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(lambda_http::Body::from(body.to_owned()))
+        .unwrap()
+        .with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
+#[derive(Clone, Copy)]
+enum Caller {
+    Iam(&'static str),
+    Jwt(&'static str),
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_authenticated_caller_has_its_own_keys() {
+    let app = TestApp::start().await;
+    let body = json!({"url": "https://example.com/hook", "minutes": 5}).to_string();
+    let create = |caller| {
+        let request = request_from(caller, "shared-key", &body);
+        let timers = app.timers.clone();
+        let now = app.now();
+        async move {
+            let response = http_edge::create_timer(&timers, &request, now).await;
+            assert_eq!(response.status().as_u16(), 201);
+            let replayed = response.headers().contains_key("idempotent-replayed");
+            let answer: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+            (answer["id"].clone(), replayed)
+        }
+    };
+    let alice = Caller::Iam("arn:aws:iam::111122223333:user/alice");
+    let bob = Caller::Iam("arn:aws:iam::111122223333:user/bob");
+    let (alices, _) = create(alice).await;
+    let (bobs, bob_replayed) = create(bob).await;
+    let (jwt_users, _) = create(Caller::Jwt("user-7")).await;
+    let (alices_again, alice_replayed) = create(alice).await;
+
+    assert_ne!(alices, bobs, "bob's key is his own");
+    assert!(!bob_replayed);
+    assert_ne!(jwt_users, alices);
+    assert_ne!(jwt_users, bobs);
+    assert_eq!((alices_again, alice_replayed), (alices, true));
 }

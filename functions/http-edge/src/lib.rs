@@ -5,10 +5,11 @@
 
 use chrono::{DateTime, Utc};
 use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use timers::api::{self, ApiResponse, PingRequest, Route};
 use timers::config::Settings;
-use timers::idempotency;
+use timers::idempotency::{self, KeyOf};
 use timers::service::Timers;
 use timers::store::dynamo::DynamoStore;
 use timers::webhook::{ATTEMPT_HEADER, TIMER_ID_HEADER};
@@ -20,11 +21,33 @@ pub async fn create_timer(
     now: DateTime<Utc>,
 ) -> Response<Body> {
     let content_type = header(request, CONTENT_TYPE.as_str());
-    let key = request
-        .headers()
-        .get(idempotency::HEADER)
-        .map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or("\u{fffd}"));
+    let caller = caller(request);
+    let key = request.headers().get(idempotency::HEADER).map(|v| KeyOf {
+        caller: &caller,
+        key: std::str::from_utf8(v.as_bytes()).unwrap_or("\u{fffd}"),
+    });
     respond(api::create_timer(timers, content_type, key, request.body().as_ref(), now).await)
+}
+
+/// Who API Gateway authenticated: the IAM principal (`iam:<arn>`) or the JWT's issuer and
+/// subject (`jwt:<iss> <sub>`); empty when the API is open.
+pub fn caller(request: &Request) -> String {
+    let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
+        return String::new();
+    };
+    let Some(authorizer) = &context.authorizer else {
+        return String::new();
+    };
+    let iam = authorizer
+        .iam
+        .as_ref()
+        .and_then(|iam| iam.user_arn.as_ref().or(iam.caller_id.as_ref()))
+        .map(|principal| format!("iam:{principal}"));
+    let jwt = || {
+        let claims = &authorizer.jwt.as_ref()?.claims;
+        Some(format!("jwt:{} {}", claims.get("iss")?, claims.get("sub")?))
+    };
+    iam.or_else(jwt).unwrap_or_default()
 }
 
 /// The get-timer function: `GET /timers/{id}`.

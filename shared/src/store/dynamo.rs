@@ -5,7 +5,7 @@
 //! | timer       | `timer#<id>`      | `timer`                     | the [`Timer`] fields            |
 //! | ping hit    | `ping#<ping_id>`  | `hit#<received ms>#<uuid>`  | the [`PingHit`] fields          |
 //! | sweep cursor| `sweeper`         | `cursor`                    | `minute` (epoch minutes)        |
-//! | idempotency | `idempotency#<key>`| `key`                      | the [`IdempotencyRecord`] fields|
+//! | idempotency | `idempotency#<caller hash>#<key>` | `key`       | the [`IdempotencyRecord`] fields|
 //!
 //! The global secondary index `due` is keyed by `bucket` (due minute plus shard, e.g.
 //! `2026-12-03T13:45Z#2`) and `fire_at` (epoch ms). Only timers that still have to fire carry
@@ -30,7 +30,7 @@ use super::{Claim, DueTimer, Outcome, TimerStore};
 use crate::config::Settings;
 use crate::domain::{Minute, Timer, TimerId, TimerStatus};
 use crate::error::StoreError;
-use crate::idempotency::IdempotencyRecord;
+use crate::idempotency::{self, IdempotencyRecord};
 use crate::ping::PingHit;
 
 /// The name of the due-time index.
@@ -136,8 +136,11 @@ impl DynamoStore {
         Self::key(format!("timer#{id}"), TIMER_SK)
     }
 
-    fn idempotency_key(key: &str) -> Item {
-        Self::key(format!("idempotency#{key}"), IDEMPOTENCY_SK)
+    fn idempotency_key(caller: &str, key: &str) -> Item {
+        Self::key(
+            format!("idempotency#{}", idempotency::storage_name(caller, key)),
+            IDEMPOTENCY_SK,
+        )
     }
 
     fn timer_item(timer: &Timer) -> Result<Item, StoreError> {
@@ -165,12 +168,16 @@ impl DynamoStore {
             .build()
     }
 
-    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+    async fn idempotency_record(
+        &self,
+        caller: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::idempotency_key(key)))
+            .set_key(Some(Self::idempotency_key(caller, key)))
             .consistent_read(true)
             .send()
             .await
@@ -275,7 +282,7 @@ impl TimerStore for DynamoStore {
         record: &IdempotencyRecord,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         let mut key_item: Item = to_item(record)?;
-        key_item.extend(Self::idempotency_key(&record.key));
+        key_item.extend(Self::idempotency_key(&record.caller, &record.key));
         let now_seconds = record.created_at.div_euclid(1000);
         let mut attempt = 0;
         loop {
@@ -306,7 +313,7 @@ impl TimerStore for DynamoStore {
                 return Err(StoreError::request("TransactWriteItems", error));
             }
             // The key is taken, or a concurrent duplicate holds it mid-transaction.
-            if let Some(existing) = self.idempotency_record(&record.key).await? {
+            if let Some(existing) = self.idempotency_record(&record.caller, &record.key).await? {
                 if existing.expires_at >= now_seconds {
                     return Ok(Some(existing));
                 }
