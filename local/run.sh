@@ -49,8 +49,8 @@ env_file="$data_dir/functions.env"
   private_targets=${PRIVATE_TARGETS-127.0.0.1/32,::1/128}
   # Lists go comma-separated: the env file does not take spaces.
   echo "PRIVATE_TARGETS=${private_targets//[[:space:]]/,}"
-  # Each sweeper run works until the next trigger, as on AWS.
-  echo "SWEEP_RUN_SECONDS=${SWEEP_RUN_SECONDS:-$period}"
+  # Each sweeper run works a little past the next trigger, as on AWS (60 s period: 70 s).
+  echo "SWEEP_RUN_SECONDS=${SWEEP_RUN_SECONDS:-$((period + (period + 5) / 6))}"
   for name in BUCKET_SHARDS RETENTION_DAYS MAX_ATTEMPTS RETRY_BASE_SECONDS RETRY_MAX_SECONDS \
     CALL_CONNECT_TIMEOUT_MS CALL_TIMEOUT_MS FIRE_CONCURRENCY LEASE_MARGIN_MS SWEEP_POLL_MS SWEEP_LOOKBACK_MINUTES \
     SWEEP_CATCHUP_MINUTES SWEEP_FIRST_LOOKBACK_MINUTES; do

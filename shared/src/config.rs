@@ -64,10 +64,12 @@ pub struct SweepSettings {
     /// `FIRE_CONCURRENCY` (default 64): calls in flight at once per sweeper.
     pub concurrency: usize,
     /// `LEASE_MARGIN_MS` (default 30000): how much longer than `CALL_TIMEOUT_MS` a claim lasts.
-    /// A sweeper that dies leaves its claims to be taken back once they run out.
+    /// A sweeper that dies leaves its claims to be taken back once they run out. A call never
+    /// outlives its claim: when the claim's write was slow, the call gets less time.
     pub lease_margin: Duration,
-    /// `SWEEP_RUN_SECONDS` (default 60, 0 to 900): how long one invocation keeps working,
-    /// firing each timer at its due time; 0 sweeps once and returns.
+    /// `SWEEP_RUN_SECONDS` (default 70, 0 to 900): how long one invocation keeps working,
+    /// firing each timer at its due time; 0 sweeps once and returns. A little longer than the
+    /// one-minute trigger, so runs overlap and a late trigger leaves no gap.
     pub run_for: Duration,
     /// `SWEEP_POLL_MS` (default 1000, 50 to 60000): while running, how often to look for timers
     /// due before the next look. Timers created with a shorter delay fire up to this late.
@@ -163,7 +165,7 @@ impl Settings {
                     1000,
                     600_000,
                 )?),
-                run_for: Duration::from_secs(number("SWEEP_RUN_SECONDS", 60, 0, 900)?),
+                run_for: Duration::from_secs(number("SWEEP_RUN_SECONDS", 70, 0, 900)?),
                 poll: Duration::from_millis(number("SWEEP_POLL_MS", 1000, 50, 60_000)?),
                 lookback_minutes: number("SWEEP_LOOKBACK_MINUTES", 5, 1, 60)? as i64,
                 catchup_minutes: number("SWEEP_CATCHUP_MINUTES", DAY_MINUTES, 1, 7 * DAY_MINUTES)?

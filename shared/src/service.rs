@@ -1,12 +1,13 @@
 //! The HTTP-side use cases: create and read timers, record and list ping hits.
 //! Every decision takes `now`; the store is behind its trait.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::domain::{bucket_for, NewTimer, Timer, TimerId, TimerStatus};
+use crate::domain::{bucket_for, Minute, NewTimer, Timer, TimerId, TimerStatus};
 use crate::error::{Error, InputError};
 use crate::idempotency::{IdempotencyRecord, KeyOf, KEY_LIFETIME};
 use crate::ping::{PingHit, PingId, MAX_HITS_LISTED, MAX_LISTED_BODY_BYTES};
@@ -28,6 +29,8 @@ pub struct Timers {
     store: Arc<dyn TimerStore>,
     shards: u16,
     targets: TargetPolicy,
+    /// Whether this process already made sure the sweep cursor exists.
+    cursor_started: Arc<AtomicBool>,
 }
 
 impl Timers {
@@ -37,6 +40,7 @@ impl Timers {
             store,
             shards,
             targets: TargetPolicy::public_only(),
+            cursor_started: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -101,7 +105,8 @@ impl Timers {
         }
     }
 
-    /// A timer for `request`, not yet stored, after the create-time check of its target.
+    /// A timer for `request`, not yet stored, after the create-time check of its target; the
+    /// first one of this process makes sure the table has a sweep cursor.
     async fn prepare(&self, request: &NewTimer, now: DateTime<Utc>) -> Result<Timer, Error> {
         self.targets.check_url(&request.url).await.map_err(|e| {
             InputError::new(
@@ -110,6 +115,10 @@ impl Timers {
                 format!("url must not lead to a loopback, private, link-local or other internal address: {e}"),
             )
         })?;
+        if !self.cursor_started.load(Ordering::Relaxed) {
+            self.store.start_sweep_cursor(Minute::of(now)).await?;
+            self.cursor_started.store(true, Ordering::Relaxed);
+        }
         Ok(Timer::new(request, now, self.shards))
     }
 

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
@@ -74,6 +74,21 @@ pub struct SweepReport {
 }
 
 impl SweepReport {
+    /// Adds the counts of `other`, another part of the same run, to this report.
+    fn absorb(&mut self, other: SweepReport) {
+        self.minutes += other.minutes;
+        self.found += other.found;
+        self.claimed += other.claimed;
+        self.fired += other.fired;
+        self.retried += other.retried;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+        self.left_for_next_run += other.left_for_next_run;
+        self.lost_claims += other.lost_claims;
+        self.store_errors += other.store_errors;
+        self.lateness_ms.extend(other.lateness_ms);
+    }
+
     fn count(&mut self, step: Step) {
         let counter = match step {
             Step::Fired(late_ms) => {
@@ -310,6 +325,8 @@ pub struct Sweeper {
     clock: Arc<dyn Clock>,
     settings: SweepSettings,
     shards: u16,
+    /// When the invocation ends (the Lambda deadline): outcomes are not retried past it.
+    finish_by: Option<DateTime<Utc>>,
 }
 
 impl Sweeper {
@@ -326,6 +343,17 @@ impl Sweeper {
             clock,
             settings,
             shards,
+            finish_by: None,
+        }
+    }
+
+    /// The same sweeper for an invocation that ends at `deadline`: a failed write of an outcome
+    /// is not tried again past it.
+    #[must_use]
+    pub fn finishing_by(&self, deadline: DateTime<Utc>) -> Self {
+        Self {
+            finish_by: Some(deadline),
+            ..self.clone()
         }
     }
 
@@ -423,11 +451,28 @@ impl Sweeper {
     }
 
     /// Works until `until`, firing each timer at its due time rather than when the next trigger
-    /// comes: one full sweep first (the backlog, the cursor), then every `poll` a look at the
-    /// timers due before the next look, each fired by a task that sleeps until its due time.
+    /// comes. Two parts run side by side: one full sweep (the backlog, the cursor), and every
+    /// `poll` a look at the timers due before the next look, each fired by a task that sleeps
+    /// until its due time; so a backlog or a slow target never holds up the timers due now.
     /// Runs may overlap (the next trigger comes while this one works): every call is claimed.
     pub async fn run(&self, until: DateTime<Utc>) -> Result<SweepReport, StoreError> {
-        let mut report = self.sweep(Some(until)).await?;
+        let (swept, polled) = tokio::join!(self.sweep(Some(until)), self.poll_until(until));
+        let mut report = swept?;
+        report.absorb(polled);
+        tracing::info!(
+            fired = report.fired,
+            retried = report.retried,
+            failed = report.failed,
+            store_errors = report.store_errors,
+            "run finished"
+        );
+        Ok(report)
+    }
+
+    /// Until `until`, looks every `poll` for the timers due before the next look and fires
+    /// each at its due time.
+    async fn poll_until(&self, until: DateTime<Utc>) -> SweepReport {
+        let mut report = SweepReport::default();
         let poll = self.settings.poll;
         let stop = Arc::new(AtomicBool::new(false));
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
@@ -445,6 +490,7 @@ impl Sweeper {
                 Ok(due) => {
                     for timer in due {
                         if owned.insert(timer.id.clone()) {
+                            report.found += 1;
                             tasks.spawn(self.clone().fire_on_time(
                                 timer,
                                 until,
@@ -469,14 +515,7 @@ impl Sweeper {
         while let Some(done) = tasks.join_next().await {
             Self::settle(&mut report, &mut owned, done);
         }
-        tracing::info!(
-            fired = report.fired,
-            retried = report.retried,
-            failed = report.failed,
-            store_errors = report.store_errors,
-            "run finished"
-        );
-        Ok(report)
+        report
     }
 
     /// Sleeps until `timer` is due, then claims and fires it.
@@ -523,7 +562,10 @@ impl Sweeper {
         if stop.load(Ordering::Relaxed) || stop_claiming_at.is_some_and(|at| now >= at) {
             return Step::LeftForNextRun;
         }
-        let lease_ms = i64::try_from(self.settings.lease().as_millis()).unwrap_or(i64::MAX);
+        let lease = self.settings.lease();
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        // The lease as this process's monotonic clock sees it: it starts before the claim is sent.
+        let lease_ends = Instant::now() + lease;
         let claim = Claim {
             now: now.timestamp_millis(),
             lease_until: now.timestamp_millis().saturating_add(lease_ms),
@@ -535,7 +577,13 @@ impl Sweeper {
             Err(e) => return self.store_failed(stop, &due.id, "claim", &e),
         };
         tracing::info!(timer_id = %timer.id, attempt = timer.attempts, "timer claimed");
-        let result = self.webhook.call(&call_for(&timer)).await;
+        // A slow claim write leaves less of the lease: the call must end before it does, or
+        // another sweeper could claim the timer while it is still being called.
+        let lease_left = lease_ends
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(RECORD_SAFETY);
+        let timeout = (lease_left < self.settings.timeouts.total).then_some(lease_left);
+        let result = self.webhook.call(&call_for(&timer, timeout)).await;
         let outcome = decide(
             &result,
             &timer.id,
@@ -545,7 +593,10 @@ impl Sweeper {
             self.shards,
             rand::random(),
         );
-        match self.record(&timer.id, &claim.token, &outcome).await {
+        match self
+            .record(&timer.id, &claim.token, &outcome, lease_ends)
+            .await
+        {
             Ok(true) => log_outcome(&timer, &outcome),
             Ok(false) => {
                 tracing::warn!(timer_id = %timer.id, "claim expired before the outcome was recorded");
@@ -555,15 +606,25 @@ impl Sweeper {
         }
     }
 
-    /// Records a call's outcome, trying again while the store is unavailable for as long as
-    /// the claim's margin allows: giving up early would leave the timer to be called again.
-    async fn record(&self, id: &str, token: &str, outcome: &Outcome) -> Result<bool, StoreError> {
-        let give_up_at =
-            std::time::Instant::now() + self.settings.lease_margin.saturating_sub(RECORD_SAFETY);
+    /// Records a call's outcome, trying again while the store is unavailable, until the claim's
+    /// lease (`lease_ends`) or the invocation is about to end: giving up early would leave the
+    /// timer to be called again.
+    async fn record(
+        &self,
+        id: &str,
+        token: &str,
+        outcome: &Outcome,
+        lease_ends: Instant,
+    ) -> Result<bool, StoreError> {
+        let mut give_up_at = lease_ends.checked_sub(RECORD_SAFETY).unwrap_or(lease_ends);
+        if let Some(finish_by) = self.finish_by {
+            let left = (finish_by - self.clock.now()).to_std().unwrap_or_default();
+            give_up_at = give_up_at.min(Instant::now() + left.saturating_sub(RECORD_SAFETY));
+        }
         let mut pause = Duration::from_millis(100);
         loop {
             match self.store.finish(id, token, outcome).await {
-                Err(e) if std::time::Instant::now() + pause < give_up_at => {
+                Err(e) if Instant::now() + pause < give_up_at => {
                     tracing::warn!(timer_id = %id, error = %e, "could not record an outcome; trying again");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(2));
@@ -581,8 +642,9 @@ impl Sweeper {
     }
 }
 
-fn call_for(timer: &Timer) -> WebhookCall {
+fn call_for(timer: &Timer, timeout: Option<Duration>) -> WebhookCall {
     WebhookCall {
+        timeout,
         url: timer.url.clone(),
         timer_id: timer.id.clone(),
         attempt: timer.attempts,

@@ -30,6 +30,9 @@ pub struct WebhookCall {
     pub headers: BTreeMap<String, String>,
     /// The client's body; without it, `{"id": "<timer id>"}` (nothing for `GET`).
     pub body: Option<String>,
+    /// The most this call may take when that is less than `CALL_TIMEOUT_MS`: what is left of
+    /// the claim's lease, so the call never outlives it.
+    pub timeout: Option<Duration>,
 }
 
 impl WebhookCall {
@@ -175,6 +178,9 @@ impl Webhook for HttpWebhook {
         }
         if call.method != Method::Get || !body.is_empty() {
             request = request.body(body);
+        }
+        if let Some(timeout) = call.timeout {
+            request = request.timeout(timeout);
         }
         match request.send().await {
             Ok(response) => {

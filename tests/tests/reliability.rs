@@ -281,6 +281,10 @@ impl TimerStore for LaggingIndex {
     async fn set_sweep_cursor(&self, minute: Minute) -> Result<(), StoreError> {
         self.inner.set_sweep_cursor(minute).await
     }
+
+    async fn start_sweep_cursor(&self, minute: Minute) -> Result<(), StoreError> {
+        self.inner.start_sweep_cursor(minute).await
+    }
     async fn record_hit(&self, hit: &PingHit) -> Result<(), StoreError> {
         self.inner.record_hit(hit).await
     }

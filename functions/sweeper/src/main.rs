@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use timers::config::Settings;
-use timers::store::dynamo::DynamoStore;
+use timers::store::dynamo::{DynamoStore, OPERATION_TIMEOUT};
 use timers::sweep::{stop_claiming_at, SweepReport, Sweeper, SystemClock};
 use timers::webhook::HttpWebhook;
 
-/// Time kept back before the Lambda deadline, beyond the longest call, to record outcomes.
-const RECORD_MARGIN: Duration = Duration::from_secs(3);
+/// Time kept back before the Lambda deadline beyond the longest call and the two store writes
+/// around it (the claim and the outcome, each at most `OPERATION_TIMEOUT`).
+const SPARE: Duration = Duration::from_secs(1);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -31,12 +32,14 @@ async fn main() -> Result<(), Error> {
         settings.shards,
     );
     let sweeper = &sweeper;
-    let keep_back = settings.sweep.timeouts.total + RECORD_MARGIN;
+    let keep_back = settings.sweep.timeouts.total + OPERATION_TIMEOUT * 2 + SPARE;
     let run_for = settings.sweep.run_for;
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let now = chrono::Utc::now();
-            let stop_at = stop_claiming_at(event.context.deadline, now, keep_back);
+            let deadline = stop_claiming_at(event.context.deadline, now, Duration::ZERO);
+            let stop_at = deadline - keep_back;
+            let sweeper = sweeper.finishing_by(deadline);
             if stop_at <= now {
                 tracing::error!(
                     deadline_ms = event.context.deadline,

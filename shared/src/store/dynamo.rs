@@ -519,6 +519,25 @@ impl TimerStore for DynamoStore {
         Ok(())
     }
 
+    async fn start_sweep_cursor(&self, minute: Minute) -> Result<(), StoreError> {
+        let mut item = Self::key(CURSOR_PK.to_owned(), CURSOR_SK);
+        item.insert("minute".to_owned(), n(minute.0));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", "pk")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(StoreError::request("PutItem", e)),
+        }
+    }
+
     async fn record_hit(&self, hit: &PingHit) -> Result<(), StoreError> {
         let mut item: Item = to_item(hit)?;
         let sk = format!("hit#{:016}#{}", hit.received_at, uuid::Uuid::new_v4());

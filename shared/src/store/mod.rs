@@ -97,6 +97,11 @@ pub trait TimerStore: Send + Sync {
     /// Saves the sweep cursor.
     async fn set_sweep_cursor(&self, minute: Minute) -> Result<(), StoreError>;
 
+    /// Saves the sweep cursor at `minute` unless one was saved already, in one conditional
+    /// write. Done before a table's first timer, so that the first sweep starts no later than
+    /// the oldest timer, however long after it that sweep runs.
+    async fn start_sweep_cursor(&self, minute: Minute) -> Result<(), StoreError>;
+
     /// Keeps one hit of the ping target.
     async fn record_hit(&self, hit: &PingHit) -> Result<(), StoreError>;
 
