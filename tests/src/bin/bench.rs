@@ -285,19 +285,86 @@ async fn cold_start(sweeper: &Path, endpoint: &str, table: &str) -> anyhow::Resu
     Ok((ready, peak_kib))
 }
 
-fn svg_plots(out: &Path, lateness: &[f64], drain: &[f64]) -> anyhow::Result<()> {
-    use plotters::prelude::*;
-    let path = out.join("lateness.svg");
-    let root = SVGBackend::new(&path, (800, 480)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let bucket_ms = 2u32;
-    let top = percentile(lateness, 99.5).max(1.0) as u32 + bucket_ms;
-    let mut counts = vec![0u32; (top / bucket_ms + 1) as usize];
-    for &l in lateness {
-        let b = ((l.max(0.0) as u32) / bucket_ms).min(counts.len() as u32 - 1);
-        counts[b as usize] += 1;
+/// A histogram of lateness: `counts` of calls in bins `width` ms wide from `start` up to
+/// [`Bins::cutoff`], and every call at or past the cutoff in one last bin, up to the maximum.
+struct Bins {
+    start: f64,
+    width: f64,
+    counts: Vec<usize>,
+    overflow: usize,
+}
+
+impl Bins {
+    /// About 40 bins of a 1-2-5 width up to the 99th percentile of `sorted`; the last
+    /// percent, the tail, goes to the overflow bin.
+    fn of(sorted: &[f64]) -> Self {
+        let low = sorted.first().copied().unwrap_or(0.0).min(0.0);
+        let p99 = percentile(sorted, 99.0).max(low);
+        let width = round_width((p99 - low) / 40.0);
+        let start = (low / width).floor() * width;
+        let mut counts = vec![0; ((p99 - start) / width) as usize + 1];
+        let mut overflow = 0;
+        for &value in sorted {
+            match counts.get_mut(((value - start) / width) as usize) {
+                Some(count) => *count += 1,
+                None => overflow += 1,
+            }
+        }
+        Self {
+            start,
+            width,
+            counts,
+            overflow,
+        }
     }
-    let most = counts.iter().copied().max().unwrap_or(1);
+
+    /// Where the regular bins end and the overflow bin starts.
+    fn cutoff(&self) -> f64 {
+        self.start + self.width * self.counts.len() as f64
+    }
+
+    /// Milliseconds as the axis shows them: one decimal when the bins are narrower than 1 ms.
+    fn label(&self, ms: f64) -> String {
+        if self.width < 1.0 {
+            format!("{ms:.1}")
+        } else {
+            format!("{ms:.0}")
+        }
+    }
+}
+
+/// The smallest of 1, 2 or 5 times a power of ten that is at least `raw` (and at least 0.1).
+fn round_width(raw: f64) -> f64 {
+    let raw = raw.max(0.1);
+    let magnitude = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|w| *w >= raw * 0.999)
+        .unwrap_or(10.0 * magnitude)
+}
+
+/// The lateness histogram: real bins up to the 99th percentile, then one orange bar holding
+/// every later call, labelled with its count and the maximum, so the tail is drawn too.
+fn lateness_plot(path: &Path, lateness: &[f64]) -> anyhow::Result<()> {
+    use plotters::prelude::*;
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    let bins = Bins::of(lateness);
+    let cutoff = bins.cutoff();
+    let max = lateness.last().copied().unwrap_or(0.0);
+    // The overflow bar stands one bin apart from the others, three bins wide.
+    let tail = (bins.overflow > 0).then_some((cutoff + bins.width, cutoff + 4.0 * bins.width));
+    let right = tail.map_or(cutoff, |(_, end)| end);
+    let most = bins
+        .counts
+        .iter()
+        .copied()
+        .chain([bins.overflow])
+        .max()
+        .unwrap_or(1) as f64;
+
+    let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!("Lateness of {} calls (arrival − due time)", lateness.len()),
@@ -306,24 +373,65 @@ fn svg_plots(out: &Path, lateness: &[f64], drain: &[f64]) -> anyhow::Result<()> 
         .margin(10)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d((0u32..top).into_segmented(), 0u32..most + most / 10 + 1)?;
+        .build_cartesian_2d(bins.start..right, 0f64..most * 1.12 + 1.0)?;
+    let x_desc = match tail {
+        Some(_) => format!(
+            "lateness, ms ({} ms bins; orange: the {} calls from {} ms to the max, {max:.1} ms)",
+            bins.label(bins.width),
+            bins.overflow,
+            bins.label(cutoff)
+        ),
+        None => format!("lateness, ms ({} ms bins)", bins.label(bins.width)),
+    };
     chart
         .configure_mesh()
-        .x_desc(format!(
-            "lateness, ms ({bucket_ms} ms bins; max {:.0} ms)",
-            lateness.last().unwrap_or(&0.0)
-        ))
+        .disable_x_mesh()
+        .x_label_formatter(&|x| {
+            if *x <= cutoff + bins.width * 1e-6 {
+                bins.label(*x)
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .x_desc(x_desc)
         .y_desc("calls")
         .draw()?;
-    chart.draw_series(
-        Histogram::vertical(&chart)
-            .style(BLUE.filled())
-            .data(lateness.iter().map(|&l| (l.max(0.0) as u32, 1))),
-    )?;
+    chart.draw_series(bins.counts.iter().enumerate().map(|(i, &count)| {
+        let left = bins.start + bins.width * i as f64;
+        let mut bar = Rectangle::new(
+            [(left, 0.0), (left + bins.width, count as f64)],
+            BLUE.filled(),
+        );
+        bar.set_margin(0, 0, 1, 0);
+        bar
+    }))?;
+    if let Some((left, end)) = tail {
+        let orange = RGBColor(230, 120, 20);
+        chart.draw_series([Rectangle::new(
+            [(left, 0.0), (end, bins.overflow as f64)],
+            orange.filled(),
+        )])?;
+        chart.draw_series([Text::new(
+            format!(
+                "≥ {} ms: {} calls, max {max:.1} ms",
+                bins.label(cutoff),
+                bins.overflow
+            ),
+            (end, most * 1.1),
+            TextStyle::from(("sans-serif", 14).into_font())
+                .color(&orange)
+                .pos(Pos::new(HPos::Right, VPos::Top)),
+        )])?;
+    }
     root.present()?;
+    Ok(())
+}
 
-    let path = out.join("backlog.svg");
-    let root = SVGBackend::new(&path, (800, 480)).into_drawing_area();
+/// The backlog drain: timers called against seconds since the sweep started.
+fn backlog_plot(path: &Path, drain: &[f64]) -> anyhow::Result<()> {
+    use plotters::prelude::*;
+    let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
     root.fill(&WHITE)?;
     let end = drain.last().copied().unwrap_or(1.0).max(0.001);
     let mut chart = ChartBuilder::on(&root)
@@ -418,7 +526,8 @@ async fn main() -> anyhow::Result<()> {
     })
     .collect();
 
-    svg_plots(&out, &late, &drain)?;
+    lateness_plot(&out.join("lateness.svg"), &late)?;
+    backlog_plot(&out.join("backlog.svg"), &drain)?;
 
     let (p50, p95, p99, max) = (
         percentile(&late, 50.0),
@@ -488,4 +597,40 @@ fn tempdir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("timers-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_call_lands_in_one_bin_and_the_tail_in_the_overflow_bin() {
+        let lateness = sorted(
+            (0..1000)
+                .map(|i| 4.0 + (i % 20) as f64 * 0.1)
+                .chain([90.0])
+                .collect(),
+        );
+        let bins = Bins::of(&lateness);
+        assert_eq!(bins.width, 0.2);
+        assert_eq!(
+            bins.counts.iter().sum::<usize>() + bins.overflow,
+            lateness.len()
+        );
+        assert!(bins.cutoff() > percentile(&lateness, 99.0));
+        assert_eq!(
+            bins.overflow,
+            lateness.iter().filter(|&&l| l >= bins.cutoff()).count()
+        );
+        assert_eq!(bins.overflow, 1);
+    }
+
+    #[test]
+    fn bin_widths_are_one_two_or_five_times_a_power_of_ten() {
+        assert_eq!(round_width(0.15), 0.2);
+        assert_eq!(round_width(0.01), 0.1);
+        assert_eq!(round_width(3.75), 5.0);
+        assert_eq!(round_width(1.0), 1.0);
+        assert_eq!(round_width(11.0), 20.0);
+    }
 }
