@@ -6,6 +6,7 @@
 //! Everything runs on 127.0.0.1: a Dynoxide server on an SQLite file (as in the local stack),
 //! the real store client, the real sweeper and HTTP client, and a real receiver.
 
+use std::env::consts::ARCH;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -498,8 +499,8 @@ async fn main() -> anyhow::Result<()> {
     let (drain_s, drain) = backlog(&app, scale.backlog).await;
 
     // 4. Cold start, memory, sizes.
-    let release = PathBuf::from("target/release");
-    let sweeper = release.join("sweeper");
+    let bins = build_dir()?;
+    let sweeper = bins.join("sweeper");
     let mut starts = Vec::new();
     let mut peak_kib = 0;
     if sweeper.exists() {
@@ -511,20 +512,13 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let starts = sorted(starts);
-    let sizes: Vec<(String, u64)> = [
-        "create-timer",
-        "get-timer",
-        "retry-timer",
-        "ping",
-        "sweeper",
-    ]
-    .iter()
-    .filter_map(|b| {
-        std::fs::metadata(release.join(b))
-            .ok()
-            .map(|m| (b.to_string(), m.len()))
-    })
-    .collect();
+    let sizes: Vec<(String, Option<u64>)> = function_names()?
+        .into_iter()
+        .map(|name| {
+            let bytes = std::fs::metadata(bins.join(&name)).ok().map(|m| m.len());
+            (name, bytes)
+        })
+        .collect();
 
     lateness_plot(&out.join("lateness.svg"), &late)?;
     backlog_plot(&out.join("backlog.svg"), &drain)?;
@@ -558,16 +552,16 @@ async fn main() -> anyhow::Result<()> {
         late.len(), scale.lateness_span.as_secs(), verdict(p50 <= 20.0), verdict(p99 <= 200.0), verdict(max <= 1000.0));
     println!("| backlog of {} overdue timers | drained in {drain_s:.1} s, {drain_rate:.0} calls/s | ≤ 20 s: {} |", scale.backlog, verdict(drain_s <= 20.0));
     if starts.is_empty() {
-        println!("| sweeper cold start | not run (build target/release/sweeper first) | ≤ 50 ms |");
+        println!("| sweeper cold start | not run (no sweeper binary beside the bench) | ≤ 50 ms |");
     } else {
         println!("| sweeper cold start (to ready), {} runs | median {:.1} ms, max {:.1} ms; peak RSS {:.1} MiB | ≤ 50 ms: {} |",
             starts.len(), percentile(&starts, 50.0), starts.last().unwrap(), peak_kib as f64 / 1024.0, verdict(percentile(&starts, 50.0) <= 50.0));
     }
     for (name, bytes) in &sizes {
-        println!(
-            "| release binary {name} (x86_64) | {:.1} MiB | |",
-            *bytes as f64 / (1024.0 * 1024.0)
-        );
+        let size = bytes.map_or("not built".to_owned(), |b| {
+            format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
+        });
+        println!("| {PROFILE} binary {name} ({ARCH}) | {size} | |");
     }
 
     let results = json!({
@@ -579,6 +573,7 @@ async fn main() -> anyhow::Result<()> {
         "backlog": {"timers": scale.backlog, "seconds": drain_s, "per_second": drain_rate},
         "sweeper_cold_start_ms": {"runs": starts.len(), "median": percentile(&starts, 50.0), "max": starts.last()},
         "sweeper_peak_rss_kib": peak_kib,
+        "build_profile": PROFILE,
         "binary_bytes": sizes.iter().map(|(n, b)| (n.clone(), json!(b))).collect::<serde_json::Map<_, _>>(),
     });
     std::fs::write(
@@ -591,6 +586,37 @@ async fn main() -> anyhow::Result<()> {
     );
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
+}
+
+/// The build profile of this bench, and so of the binaries beside it.
+const PROFILE: &str = if cfg!(debug_assertions) {
+    "debug"
+} else {
+    "release"
+};
+
+/// The folder of this bench's own binary, where cargo put the functions' binaries of the same
+/// build (`target/release` when run by `local/bench.sh`).
+fn build_dir() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    Ok(exe
+        .parent()
+        .context("the bench binary's folder")?
+        .to_owned())
+}
+
+/// Every function of `functions/` (a folder with a `src/main.rs`); its binary has its name.
+fn function_names() -> anyhow::Result<Vec<String>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        if entry.path().join("src/main.rs").exists() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 fn tempdir() -> anyhow::Result<PathBuf> {
