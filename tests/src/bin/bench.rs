@@ -6,16 +6,27 @@
 //! Everything runs on 127.0.0.1: a Dynoxide server on an SQLite file (as in the local stack),
 //! the real store client, the real sweeper and HTTP client, and a real receiver.
 
+use std::collections::HashMap;
 use std::env::consts::ARCH;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use async_trait::async_trait;
 use chrono::Utc;
 use futures::StreamExt;
 use integration_tests::{Receiver, TestApp};
 use serde_json::json;
-use timers::domain::{NewTimer, Timer};
+use timers::domain::{Minute, NewTimer, Timer, TimerId};
+use timers::error::StoreError;
+use timers::idempotency::IdempotencyRecord;
+use timers::ping::PingHit;
+use timers::service::Timers;
+use timers::store::{Claim, DueTimer, Outcome, TimerStore};
+use timers::sweep::{Sweeper, SystemClock};
+use timers::webhook::{CallResult, HttpWebhook, Webhook, WebhookCall};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct Scale {
@@ -71,13 +82,32 @@ async fn file_store(dir: &Path) -> anyhow::Result<String> {
     Ok(endpoint)
 }
 
-/// Creates `n` timers through the API handler in-process, `workers` at a time.
-async fn creates_in_process(app: &TestApp, n: usize, workers: usize) -> (f64, Vec<f64>) {
+/// One run of in-process creates, with the time each spent in the store's insert.
+struct CreateRun {
+    per_second: f64,
+    /// Each create's whole time in the handler, sorted (ms).
+    latencies: Vec<f64>,
+    /// Time in the store's insert (one `PutItem`), sorted (ms).
+    insert: Vec<f64>,
+    /// Each create's time outside the insert: parsing, validation, building the timer and the
+    /// answer, and waiting for a turn on the cores; sorted (ms).
+    rest: Vec<f64>,
+}
+
+/// Creates `n` timers through the API handler in-process, `workers` at a time, over `app`'s
+/// store wrapped to time each insert.
+async fn creates_in_process(app: &TestApp, n: usize, workers: usize) -> CreateRun {
+    let timings = Arc::new(Timings::default());
+    let timers = Timers::new(
+        Arc::new(TimedStore::new(app.store.clone(), timings.clone())),
+        app.settings.shards,
+    )
+    .with_targets(app.settings.targets.clone());
     let started = Instant::now();
     let per_worker = n / workers;
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..workers {
-        let timers = app.timers.clone();
+        let timers = timers.clone();
         tasks.spawn(async move {
             let mut latencies = Vec::with_capacity(per_worker);
             for i in 0..per_worker {
@@ -92,7 +122,8 @@ async fn creates_in_process(app: &TestApp, n: usize, workers: usize) -> (f64, Ve
                 )
                 .await;
                 assert_eq!(answer.status, 201);
-                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                let id = answer.body["id"].as_str().unwrap_or_default().to_owned();
+                latencies.push((id, ms_since(t)));
             }
             latencies
         });
@@ -101,8 +132,18 @@ async fn creates_in_process(app: &TestApp, n: usize, workers: usize) -> (f64, Ve
     while let Some(done) = tasks.join_next().await {
         latencies.extend(done.unwrap());
     }
-    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
-    (rate, sorted(latencies))
+    let per_second = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    let insert = timings.by_id(INSERT);
+    let rest = latencies
+        .iter()
+        .map(|(id, total)| total - insert.get(id).copied().unwrap_or(f64::NAN))
+        .collect();
+    CreateRun {
+        per_second,
+        latencies: sorted(latencies.into_iter().map(|(_, ms)| ms).collect()),
+        insert: timings.of(INSERT),
+        rest: sorted(rest),
+    }
 }
 
 /// Creates `n` timers over HTTP at `base` (the local stack), `workers` at a time.
@@ -195,9 +236,10 @@ async fn lateness(app: &TestApp, timers: usize, span: Duration) -> Vec<f64> {
     )
 }
 
-/// `n` timers already overdue; one sweep drains them. Returns the seconds until the last hit
-/// and the arrival times (seconds since the sweep started), for the drain plot.
-async fn backlog(app: &TestApp, n: usize) -> (f64, Vec<f64>) {
+/// `n` timers already overdue; one sweep drains them, through a store and webhook that time
+/// each operation. Returns the seconds until the last hit, the arrival times (seconds since the
+/// sweep started) for the drain plot, and the timings.
+async fn backlog(app: &TestApp, n: usize) -> (f64, Vec<f64>, Arc<Timings>) {
     let receiver = Receiver::start().await;
     let long_ago = Utc::now() - Duration::from_secs(600);
     let inserts = futures::stream::iter(0..n)
@@ -219,8 +261,10 @@ async fn backlog(app: &TestApp, n: usize) -> (f64, Vec<f64>) {
         })
         .buffer_unordered(16);
     inserts.collect::<Vec<()>>().await;
+    let timings = Arc::new(Timings::default());
+    let sweeper = timed_sweeper(app, timings.clone());
     let started = Instant::now();
-    let report = app.sweeper_in_real_time().sweep(None).await.unwrap();
+    let report = sweeper.sweep(None).await.unwrap();
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(report.fired, n, "{report:?}");
     let arrivals = sorted(
@@ -230,7 +274,211 @@ async fn backlog(app: &TestApp, n: usize) -> (f64, Vec<f64>) {
             .map(|h| h.at.duration_since(started).as_secs_f64())
             .collect(),
     );
-    (seconds, arrivals)
+    (seconds, arrivals, timings)
+}
+
+/// What the timing wrappers call the operations the profile reports.
+const INSERT: &str = "insert_timer";
+const LIST: &str = "due_timers";
+const CLAIM: &str = "claim";
+const CALL: &str = "call";
+const RECORD: &str = "finish";
+
+/// How long each operation through a [`TimedStore`] or [`TimedWebhook`] took:
+/// (operation, timer id or bucket, ms).
+#[derive(Default)]
+struct Timings(Mutex<Vec<(&'static str, String, f64)>>);
+
+impl Timings {
+    /// Runs `work`, recording how long it took as `operation` on `key`.
+    async fn time<T>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        work: impl Future<Output = T>,
+    ) -> T {
+        let started = Instant::now();
+        let result = work.await;
+        let ms = ms_since(started);
+        self.0.lock().unwrap().push((operation, key.to_owned(), ms));
+        result
+    }
+
+    /// Every duration of `operation`, sorted (ms).
+    fn of(&self, operation: &str) -> Vec<f64> {
+        let samples = self.0.lock().unwrap();
+        sorted(
+            samples
+                .iter()
+                .filter(|(op, _, _)| *op == operation)
+                .map(|(_, _, ms)| *ms)
+                .collect(),
+        )
+    }
+
+    /// The duration of `operation` for each key (ms); the last one when there were several.
+    fn by_id(&self, operation: &str) -> HashMap<String, f64> {
+        let samples = self.0.lock().unwrap();
+        samples
+            .iter()
+            .filter(|(op, _, _)| *op == operation)
+            .map(|(_, key, ms)| (key.clone(), *ms))
+            .collect()
+    }
+}
+
+/// A store that times every operation of the store it wraps.
+struct TimedStore {
+    inner: Arc<dyn TimerStore>,
+    timings: Arc<Timings>,
+}
+
+impl TimedStore {
+    fn new(inner: Arc<dyn TimerStore>, timings: Arc<Timings>) -> Self {
+        Self { inner, timings }
+    }
+}
+
+#[async_trait]
+impl TimerStore for TimedStore {
+    async fn insert_timer(&self, timer: &Timer) -> Result<(), StoreError> {
+        let work = self.inner.insert_timer(timer);
+        self.timings.time(INSERT, &timer.id, work).await
+    }
+
+    async fn insert_timer_once(
+        &self,
+        timer: &Timer,
+        record: &IdempotencyRecord,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let work = self.inner.insert_timer_once(timer, record);
+        self.timings
+            .time("insert_timer_once", &timer.id, work)
+            .await
+    }
+
+    async fn get_timer(&self, id: &TimerId) -> Result<Option<Timer>, StoreError> {
+        let work = self.inner.get_timer(id);
+        self.timings.time("get_timer", &id.to_string(), work).await
+    }
+
+    async fn due_timers(&self, bucket: &str, now: i64) -> Result<Vec<DueTimer>, StoreError> {
+        let work = self.inner.due_timers(bucket, now);
+        self.timings.time(LIST, bucket, work).await
+    }
+
+    async fn claim(&self, id: &str, claim: &Claim) -> Result<Option<Timer>, StoreError> {
+        self.timings
+            .time(CLAIM, id, self.inner.claim(id, claim))
+            .await
+    }
+
+    async fn finish(&self, id: &str, token: &str, outcome: &Outcome) -> Result<bool, StoreError> {
+        let work = self.inner.finish(id, token, outcome);
+        self.timings.time(RECORD, id, work).await
+    }
+
+    async fn cancel(&self, id: &TimerId, at: i64) -> Result<Option<Timer>, StoreError> {
+        let work = self.inner.cancel(id, at);
+        self.timings.time("cancel", &id.to_string(), work).await
+    }
+
+    async fn retry_failed(
+        &self,
+        id: &TimerId,
+        fire_at: i64,
+        bucket: &str,
+    ) -> Result<Option<Timer>, StoreError> {
+        let work = self.inner.retry_failed(id, fire_at, bucket);
+        self.timings
+            .time("retry_failed", &id.to_string(), work)
+            .await
+    }
+
+    async fn sweep_cursor(&self) -> Result<Option<Minute>, StoreError> {
+        let work = self.inner.sweep_cursor();
+        self.timings.time("sweep_cursor", "", work).await
+    }
+
+    async fn set_sweep_cursor(&self, minute: Minute) -> Result<(), StoreError> {
+        let work = self.inner.set_sweep_cursor(minute);
+        self.timings.time("set_sweep_cursor", "", work).await
+    }
+
+    async fn record_hit(&self, hit: &PingHit) -> Result<(), StoreError> {
+        self.timings
+            .time("record_hit", "", self.inner.record_hit(hit))
+            .await
+    }
+
+    async fn hits(&self, ping_id: &str, limit: usize) -> Result<Vec<PingHit>, StoreError> {
+        let work = self.inner.hits(ping_id, limit);
+        self.timings.time("hits", ping_id, work).await
+    }
+}
+
+/// A webhook that times every call of the webhook it wraps.
+struct TimedWebhook {
+    inner: Arc<dyn Webhook>,
+    timings: Arc<Timings>,
+}
+
+#[async_trait]
+impl Webhook for TimedWebhook {
+    async fn call(&self, call: &WebhookCall) -> CallResult {
+        let work = self.inner.call(call);
+        self.timings.time(CALL, &call.timer_id, work).await
+    }
+}
+
+/// A sweeper like `app`'s real-time one, whose store and webhook record into `timings`.
+fn timed_sweeper(app: &TestApp, timings: Arc<Timings>) -> Sweeper {
+    let webhook = HttpWebhook::from_settings(&app.settings).expect("an HTTP client");
+    Sweeper::new(
+        Arc::new(TimedStore::new(app.store.clone(), timings.clone())),
+        Arc::new(TimedWebhook {
+            inner: Arc::new(webhook),
+            timings,
+        }),
+        Arc::new(SystemClock),
+        app.settings.sweep.clone(),
+        app.settings.shards,
+    )
+}
+
+/// Count, mean, p50, p99 and max of sorted durations (ms).
+fn stats(sorted: &[f64]) -> serde_json::Value {
+    json!({
+        "count": sorted.len(),
+        "mean": mean(sorted),
+        "p50": percentile(sorted, 50.0),
+        "p99": percentile(sorted, 99.0),
+        "max": sorted.last(),
+    })
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+fn ms_since(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
+}
+
+/// The profile table's rows for one part: each step's count, mean, p50 and p99, and its share
+/// of the time all the part's steps took together.
+fn print_profile(part: &str, steps: &[(&str, &[f64])]) {
+    let total: f64 = steps.iter().map(|(_, ms)| ms.iter().sum::<f64>()).sum();
+    for (step, ms) in steps {
+        println!(
+            "| {part} | {step} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.0}% |",
+            ms.len(),
+            mean(ms),
+            percentile(ms, 50.0),
+            percentile(ms, 99.0),
+            100.0 * ms.iter().sum::<f64>() / total
+        );
+    }
 }
 
 /// Starts the release sweeper binary against a stand-in Lambda runtime API; returns the time
@@ -548,10 +796,10 @@ async fn main() -> anyhow::Result<()> {
 
     // 1. Creates.
     let app = TestApp::on_endpoint(&endpoint, |_| {}).await;
-    let (in_rate, in_lat) = creates_in_process(&app, scale.creates, 16).await;
+    let in_process = creates_in_process(&app, scale.creates, 16).await;
     // The same against an in-memory Dynoxide: how much of a create is the SQLite file's commit.
     let memory = TestApp::on_endpoint(&integration_tests::store_endpoint().await, |_| {}).await;
-    let (mem_rate, mem_lat) = creates_in_process(&memory, scale.creates, 16).await;
+    let in_memory = creates_in_process(&memory, scale.creates, 16).await;
     let stack = match std::env::var("TIMERS_BASE_URL") {
         Ok(base) => Some(creates_over_http(&base, scale.creates, 16).await?),
         Err(_) => None,
@@ -563,7 +811,26 @@ async fn main() -> anyhow::Result<()> {
 
     // 3. Backlog.
     let app = TestApp::on_endpoint(&endpoint, |_| {}).await;
-    let (drain_s, drain) = backlog(&app, scale.backlog).await;
+    let (drain_s, drain, drain_timings) = backlog(&app, scale.backlog).await;
+    let drain_steps = [
+        (
+            "list the due timers (one query per bucket)",
+            drain_timings.of(LIST),
+        ),
+        ("claim (conditional update)", drain_timings.of(CLAIM)),
+        ("call (HTTP to the receiver)", drain_timings.of(CALL)),
+        (
+            "record the outcome (conditional update)",
+            drain_timings.of(RECORD),
+        ),
+    ];
+    // How busy the sweep's call slots were: the time timers spent in claim, call and record,
+    // over the drain time times the calls allowed in flight.
+    let slots_busy = drain_steps[1..]
+        .iter()
+        .map(|(_, ms)| ms.iter().sum::<f64>())
+        .sum::<f64>()
+        / (drain_s * 1000.0 * app.settings.sweep.concurrency as f64);
 
     // 4. Cold start, memory, sizes.
     let bins = build_dir()?;
@@ -645,12 +912,17 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!("| measure | result | target |");
     println!("|---|---|---|");
-    println!(
-        "| creates in-process (16 at a time) | {in_rate:.0}/s, p50 {:.1} ms, p99 {:.1} ms | |",
-        percentile(&in_lat, 50.0),
-        percentile(&in_lat, 99.0)
-    );
-    println!("| creates in-process, in-memory store (16 at a time) | {mem_rate:.0}/s, p50 {:.1} ms, p99 {:.1} ms | |", percentile(&mem_lat, 50.0), percentile(&mem_lat, 99.0));
+    for (what, run) in [
+        ("SQLite-file store", &in_process),
+        ("in-memory store", &in_memory),
+    ] {
+        println!(
+            "| creates in-process, {what} (16 at a time) | {:.0}/s, p50 {:.1} ms, p99 {:.1} ms | |",
+            run.per_second,
+            percentile(&run.latencies, 50.0),
+            percentile(&run.latencies, 99.0)
+        );
+    }
     let stack_result = match &stack {
         Some((rate, lat)) => format!(
             "{rate:.0}/s, p50 {:.1} ms, p99 {:.1} ms",
@@ -682,17 +954,55 @@ async fn main() -> anyhow::Result<()> {
         println!("| {PROFILE} binary {name} ({ARCH}) | {size} | |");
     }
 
+    println!("\nWhere the time goes:\n");
+    println!("| part | step | count | mean | p50 | p99 | share of the part's time |");
+    println!("|---|---|---|---|---|---|---|");
+    for (what, run) in [
+        ("creates in-process, SQLite-file store", &in_process),
+        ("creates in-process, in-memory store", &in_memory),
+    ] {
+        print_profile(
+            what,
+            &[
+                ("store insert (one PutItem)", &run.insert),
+                ("the rest of the handler", &run.rest),
+            ],
+        );
+    }
+    let backlog_part = format!("backlog of {}", scale.backlog);
+    let steps: Vec<(&str, &[f64])> = drain_steps
+        .iter()
+        .map(|(step, ms)| (*step, ms.as_slice()))
+        .collect();
+    print_profile(&backlog_part, &steps);
+    println!(
+        "\nbacklog: the {} call slots were busy {:.0}% of the drain (claim, call and record).",
+        app.settings.sweep.concurrency,
+        100.0 * slots_busy
+    );
+
     let results = json!({
         "quick": quick,
         "targets": targets.iter().map(Target::to_json).collect::<Vec<_>>(),
-        "creates_in_process": {"per_second": in_rate, "p50_ms": percentile(&in_lat, 50.0), "p99_ms": percentile(&in_lat, 99.0)},
-        "creates_in_process_memory_store": {"per_second": mem_rate, "p50_ms": percentile(&mem_lat, 50.0), "p99_ms": percentile(&mem_lat, 99.0)},
+        "creates_in_process": {"per_second": in_process.per_second, "p50_ms": percentile(&in_process.latencies, 50.0), "p99_ms": percentile(&in_process.latencies, 99.0)},
+        "creates_in_process_memory_store": {"per_second": in_memory.per_second, "p50_ms": percentile(&in_memory.latencies, 50.0), "p99_ms": percentile(&in_memory.latencies, 99.0)},
         "creates_local_stack": stack.as_ref().map(|(rate, lat)| json!({"per_second": rate, "p50_ms": percentile(lat, 50.0), "p99_ms": percentile(lat, 99.0)})),
         "lateness_ms": {"timers": late.len(), "span_s": scale.lateness_span.as_secs(), "p50": p50, "p95": p95, "p99": p99, "max": max},
         "backlog": {"timers": scale.backlog, "seconds": drain_s, "per_second": drain_rate},
         "sweeper_cold_start_ms": {"runs": starts.len(), "median": percentile(&starts, 50.0), "max": starts.last()},
         "sweeper_peak_rss_kib": peak_kib,
         "build_profile": PROFILE,
+        "profile_ms": {
+            "creates_in_process": {"insert": stats(&in_process.insert), "rest": stats(&in_process.rest)},
+            "creates_in_process_memory_store": {"insert": stats(&in_memory.insert), "rest": stats(&in_memory.rest)},
+            "backlog": {
+                "due_timers": stats(&drain_steps[0].1),
+                "claim": stats(&drain_steps[1].1),
+                "call": stats(&drain_steps[2].1),
+                "finish": stats(&drain_steps[3].1),
+                "call_slots_busy": slots_busy,
+            },
+        },
         "binary_bytes": sizes.iter().map(|(n, b)| (n.clone(), json!(b))).collect::<serde_json::Map<_, _>>(),
     });
     std::fs::write(
