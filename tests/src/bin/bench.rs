@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::env::consts::ARCH;
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,7 +28,7 @@ use timers::service::Timers;
 use timers::store::{Claim, DueTimer, Outcome, TimerStore};
 use timers::sweep::{Sweeper, SystemClock};
 use timers::webhook::{CallResult, HttpWebhook, Webhook, WebhookCall};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 struct Scale {
     creates: usize,
@@ -35,6 +36,8 @@ struct Scale {
     lateness_span: Duration,
     backlog: usize,
     cold_starts: usize,
+    /// Overdue timers the sweeper binary fires in the invocation its peak memory is read after.
+    memory_timers: usize,
 }
 
 const FULL: Scale = Scale {
@@ -42,7 +45,8 @@ const FULL: Scale = Scale {
     lateness_timers: 3000,
     lateness_span: Duration::from_secs(180),
     backlog: 10_000,
-    cold_starts: 10,
+    cold_starts: 30,
+    memory_timers: 2000,
 };
 
 const QUICK: Scale = Scale {
@@ -50,7 +54,8 @@ const QUICK: Scale = Scale {
     lateness_timers: 300,
     lateness_span: Duration::from_secs(30),
     backlog: 1000,
-    cold_starts: 3,
+    cold_starts: 10,
+    memory_timers: 500,
 };
 
 /// Milliseconds at the given percentile of sorted `values`.
@@ -236,11 +241,8 @@ async fn lateness(app: &TestApp, timers: usize, span: Duration) -> Vec<f64> {
     )
 }
 
-/// `n` timers already overdue; one sweep drains them, through a store and webhook that time
-/// each operation. Returns the seconds until the last hit, the arrival times (seconds since the
-/// sweep started) for the drain plot, and the timings.
-async fn backlog(app: &TestApp, n: usize) -> (f64, Vec<f64>, Arc<Timings>) {
-    let receiver = Receiver::start().await;
+/// Inserts `n` timers ten minutes overdue (the sweeper was down), each aimed at `receiver`.
+async fn insert_overdue(app: &TestApp, receiver: &Receiver, n: usize) {
     let long_ago = Utc::now() - Duration::from_secs(600);
     let inserts = futures::stream::iter(0..n)
         .map(|i| {
@@ -261,6 +263,14 @@ async fn backlog(app: &TestApp, n: usize) -> (f64, Vec<f64>, Arc<Timings>) {
         })
         .buffer_unordered(16);
     inserts.collect::<Vec<()>>().await;
+}
+
+/// `n` timers already overdue; one sweep drains them, through a store and webhook that time
+/// each operation. Returns the seconds until the last hit, the arrival times (seconds since the
+/// sweep started) for the drain plot, and the timings.
+async fn backlog(app: &TestApp, n: usize) -> (f64, Vec<f64>, Arc<Timings>) {
+    let receiver = Receiver::start().await;
+    insert_overdue(app, &receiver, n).await;
     let timings = Arc::new(Timings::default());
     let sweeper = timed_sweeper(app, timings.clone());
     let started = Instant::now();
@@ -446,12 +456,13 @@ fn timed_sweeper(app: &TestApp, timings: Arc<Timings>) -> Sweeper {
     )
 }
 
-/// Count, mean, p50, p99 and max of sorted durations (ms).
+/// Count, mean, p50, p90, p99 and max of sorted durations (ms).
 fn stats(sorted: &[f64]) -> serde_json::Value {
     json!({
         "count": sorted.len(),
         "mean": mean(sorted),
         "p50": percentile(sorted, 50.0),
+        "p90": percentile(sorted, 90.0),
         "p99": percentile(sorted, 99.0),
         "max": sorted.last(),
     })
@@ -481,15 +492,23 @@ fn print_profile(part: &str, steps: &[(&str, &[f64])]) {
     }
 }
 
-/// Starts the release sweeper binary against a stand-in Lambda runtime API; returns the time
-/// from spawn to its first request for work, and its peak RSS (KiB) after one sweep.
-async fn cold_start(sweeper: &Path, endpoint: &str, table: &str) -> anyhow::Result<(f64, u64)> {
-    let runtime = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = runtime.local_addr()?.to_string();
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new(sweeper)
+/// How long the sweeper binary may take to start, or to answer its one event, before the bench
+/// gives up on it.
+const SWEEPER_DEADLINE: Duration = Duration::from_secs(120);
+
+/// The sweeper binary with the environment Lambda gives it: the runtime API at `runtime`, the
+/// store at `endpoint`, loopback targets allowed, one sweep per event. Without `table` it stops
+/// at its first line (its settings are refused).
+fn sweeper_command(
+    sweeper: &Path,
+    runtime: &str,
+    endpoint: &str,
+    table: Option<&str>,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(sweeper);
+    command
         .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &address)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime)
         .env("AWS_LAMBDA_FUNCTION_NAME", "sweeper")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -499,14 +518,84 @@ async fn cold_start(sweeper: &Path, endpoint: &str, table: &str) -> anyhow::Resu
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "local")
         .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env("TABLE_NAME", table)
+        .env("PRIVATE_TARGETS", integration_tests::TEST_PRIVATE_TARGETS)
         .env("SWEEP_RUN_SECONDS", "0")
         .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(table) = table {
+        command.env("TABLE_NAME", table);
+    }
+    command
+}
+
+/// When the sweeper binary reached each point of its start, in ms after it was spawned.
+struct StartTimes {
+    /// A sweeper stopped at its first line (no `TABLE_NAME`) had exited: exec, the async runtime
+    /// and logging started, then the exit. A separate process, started just before.
+    first_line_exit: f64,
+    /// It logged that `WEBHOOK_SECRETS` is not set: settings read, DynamoDB client built.
+    store_client: Option<f64>,
+    /// It opened its first request for work to the runtime API: ready for its first event.
+    ready: f64,
+}
+
+/// One cold start of the sweeper binary against a stand-in Lambda runtime API, timed from
+/// outside, so the function needs no code to measure itself.
+async fn cold_start(sweeper: &Path, endpoint: &str, table: &str) -> anyhow::Result<StartTimes> {
+    let started = Instant::now();
+    let stopped = sweeper_command(sweeper, "127.0.0.1:9", endpoint, None)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await?;
+    let first_line_exit = ms_since(started);
+    anyhow::ensure!(!stopped.success(), "the sweeper ran without TABLE_NAME");
+
+    let runtime = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = runtime.local_addr()?.to_string();
+    let started = Instant::now();
+    let mut child = sweeper_command(sweeper, &address, endpoint, Some(table))
+        .stdout(Stdio::piped())
         .spawn()?;
-    let (mut next, _) = runtime.accept().await?;
-    let ready = started.elapsed().as_secs_f64() * 1000.0;
+    let stdout = child.stdout.take().context("the sweeper's stdout")?;
+    let store_client = tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let mut seen = None;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if seen.is_none() && line.contains("WEBHOOK_SECRETS") {
+                seen = Some(ms_since(started));
+            }
+        }
+        seen
+    });
+    let _next = tokio::time::timeout(SWEEPER_DEADLINE, runtime.accept()).await??;
+    let ready = ms_since(started);
+    child.start_kill()?;
+    child.wait().await?;
+    Ok(StartTimes {
+        first_line_exit,
+        store_client: store_client.await?,
+        ready,
+    })
+}
+
+/// The sweeper binary's peak resident memory (`VmHWM`, KiB) after one invocation that fires
+/// `n` overdue timers at a receiver, and how many of them the receiver got.
+async fn sweep_memory(
+    sweeper: &Path,
+    app: &TestApp,
+    endpoint: &str,
+    n: usize,
+) -> anyhow::Result<(u64, usize)> {
+    let receiver = Receiver::start().await;
+    insert_overdue(app, &receiver, n).await;
+    let runtime = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = runtime.local_addr()?.to_string();
+    let mut child = sweeper_command(sweeper, &address, endpoint, Some(&app.settings.table))
+        .stdout(Stdio::null())
+        .spawn()?;
+    let (mut next, _) = tokio::time::timeout(SWEEPER_DEADLINE, runtime.accept()).await??;
     let mut buf = vec![0u8; 8192];
     let _ = next.read(&mut buf).await?;
     let deadline = Utc::now().timestamp_millis() + 60_000;
@@ -518,8 +607,8 @@ async fn cold_start(sweeper: &Path, endpoint: &str, table: &str) -> anyhow::Resu
         event.len()
     );
     next.write_all(answer.as_bytes()).await?;
-    // The function posts its response, then asks for the next event.
-    let (mut response, _) = runtime.accept().await?;
+    // The function posts its response once the sweep is over, then asks for the next event.
+    let (mut response, _) = tokio::time::timeout(SWEEPER_DEADLINE, runtime.accept()).await??;
     let _ = response.read(&mut buf).await?;
     let pid = child.id().context("sweeper pid")?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -531,7 +620,7 @@ async fn cold_start(sweeper: &Path, endpoint: &str, table: &str) -> anyhow::Resu
         .unwrap_or(0);
     child.start_kill()?;
     let _ = child.wait().await;
-    Ok((ready, peak_kib))
+    Ok((peak_kib, receiver.hits().len()))
 }
 
 /// A histogram of lateness: `counts` of calls in bins `width` ms wide from `start` up to
@@ -836,16 +925,32 @@ async fn main() -> anyhow::Result<()> {
     let bins = build_dir()?;
     let sweeper = bins.join("sweeper");
     let mut starts = Vec::new();
-    let mut peak_kib = 0;
+    let mut memory = None;
     if sweeper.exists() {
         let app = TestApp::on_endpoint(&endpoint, |_| {}).await;
         for _ in 0..scale.cold_starts {
-            let (ms, kib) = cold_start(&sweeper, &endpoint, &app.settings.table).await?;
-            starts.push(ms);
-            peak_kib = peak_kib.max(kib);
+            starts.push(cold_start(&sweeper, &endpoint, &app.settings.table).await?);
         }
+        let app = TestApp::on_endpoint(&endpoint, |_| {}).await;
+        memory = Some(sweep_memory(&sweeper, &app, &endpoint, scale.memory_timers).await?);
     }
-    let starts = sorted(starts);
+    let ready = sorted(starts.iter().map(|s| s.ready).collect());
+    // Per start: exec and runtime, then settings and store client, then the rest to ready.
+    let start_phases = [
+        sorted(starts.iter().map(|s| s.first_line_exit).collect()),
+        sorted(
+            starts
+                .iter()
+                .filter_map(|s| Some(s.store_client? - s.first_line_exit))
+                .collect(),
+        ),
+        sorted(
+            starts
+                .iter()
+                .filter_map(|s| Some(s.ready - s.store_client?))
+                .collect(),
+        ),
+    ];
     let sizes: Vec<(String, Option<u64>)> = function_names()?
         .into_iter()
         .map(|name| {
@@ -901,12 +1006,14 @@ async fn main() -> anyhow::Result<()> {
             unit: "s",
             measured: (scale.backlog >= FULL.backlog).then_some(drain_s),
         },
+        // Judged on the 90th percentile of the starts, not their median: most cold starts
+        // must be fast, not just the typical one.
         Target {
             measure: "sweeper_cold_start",
-            statistic: "median",
+            statistic: "p90",
             bound: Bound::AtMost(50.0),
             unit: "ms",
-            measured: (!starts.is_empty()).then(|| percentile(&starts, 50.0)),
+            measured: (!ready.is_empty()).then(|| percentile(&ready, 90.0)),
         },
     ];
     println!();
@@ -938,15 +1045,31 @@ async fn main() -> anyhow::Result<()> {
     println!("| lateness, {} timers over {} s | p50 {p50:.1} ms, p95 {p95:.1} ms, p99 {p99:.1} ms, max {max:.1} ms | {} |",
         late.len(), scale.lateness_span.as_secs(), verdicts(&targets, "lateness"));
     println!("| backlog of {} overdue timers | drained in {drain_s:.1} s, {drain_rate:.0} calls/s | {} |", scale.backlog, verdicts(&targets, "backlog"));
-    if starts.is_empty() {
-        println!(
-            "| sweeper cold start | not run (no sweeper binary beside the bench) | {} |",
-            verdicts(&targets, "sweeper_cold_start")
-        );
-    } else {
-        println!("| sweeper cold start (to ready), {} runs | median {:.1} ms, max {:.1} ms; peak RSS {:.1} MiB | {} |",
-            starts.len(), percentile(&starts, 50.0), starts.last().unwrap(), peak_kib as f64 / 1024.0, verdicts(&targets, "sweeper_cold_start"));
-    }
+    let cold_start_result = match ready.last() {
+        Some(max) => format!(
+            "p50 {:.1} ms, p90 {:.1} ms, max {max:.1} ms",
+            percentile(&ready, 50.0),
+            percentile(&ready, 90.0)
+        ),
+        None => "not run (no sweeper binary beside the bench)".to_owned(),
+    };
+    println!(
+        "| sweeper cold start, spawn to ready for its first event, {} runs | {cold_start_result} | {} |",
+        ready.len(),
+        verdicts(&targets, "sweeper_cold_start")
+    );
+    let memory_result = match memory {
+        Some((kib, fired)) => format!(
+            "{:.1} MiB ({fired} of {} timers fired)",
+            kib as f64 / 1024.0,
+            scale.memory_timers
+        ),
+        None => "not run (no sweeper binary beside the bench)".to_owned(),
+    };
+    println!(
+        "| sweeper peak RSS, one invocation firing {} overdue timers | {memory_result} | |",
+        scale.memory_timers
+    );
     for (name, bytes) in &sizes {
         let size = bytes.map_or("not built".to_owned(), |b| {
             format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
@@ -966,6 +1089,25 @@ async fn main() -> anyhow::Result<()> {
             &[
                 ("store insert (one PutItem)", &run.insert),
                 ("the rest of the handler", &run.rest),
+            ],
+        );
+    }
+    if !ready.is_empty() {
+        print_profile(
+            &format!("sweeper cold start, {} runs", ready.len()),
+            &[
+                (
+                    "exec, async runtime, logging (a start stopped at its first line, to its exit)",
+                    &start_phases[0],
+                ),
+                (
+                    "settings and DynamoDB client (to its first log line)",
+                    &start_phases[1],
+                ),
+                (
+                    "HTTP client, Lambda runtime client (to its first request for work)",
+                    &start_phases[2],
+                ),
             ],
         );
     }
@@ -989,12 +1131,17 @@ async fn main() -> anyhow::Result<()> {
         "creates_local_stack": stack.as_ref().map(|(rate, lat)| json!({"per_second": rate, "p50_ms": percentile(lat, 50.0), "p99_ms": percentile(lat, 99.0)})),
         "lateness_ms": {"timers": late.len(), "span_s": scale.lateness_span.as_secs(), "p50": p50, "p95": p95, "p99": p99, "max": max},
         "backlog": {"timers": scale.backlog, "seconds": drain_s, "per_second": drain_rate},
-        "sweeper_cold_start_ms": {"runs": starts.len(), "median": percentile(&starts, 50.0), "max": starts.last()},
-        "sweeper_peak_rss_kib": peak_kib,
+        "sweeper_cold_start_ms": {"runs": ready.len(), "judged_on": "p90", "to_ready": stats(&ready)},
+        "sweeper_peak_rss": memory.map(|(kib, fired)| json!({"kib": kib, "timers": scale.memory_timers, "fired": fired})),
         "build_profile": PROFILE,
         "profile_ms": {
             "creates_in_process": {"insert": stats(&in_process.insert), "rest": stats(&in_process.rest)},
             "creates_in_process_memory_store": {"insert": stats(&in_memory.insert), "rest": stats(&in_memory.rest)},
+            "sweeper_cold_start": {
+                "exec_runtime_logging": stats(&start_phases[0]),
+                "settings_store_client": stats(&start_phases[1]),
+                "http_client_runtime_client_to_ready": stats(&start_phases[2]),
+            },
             "backlog": {
                 "due_timers": stats(&drain_steps[0].1),
                 "claim": stats(&drain_steps[1].1),
