@@ -554,15 +554,20 @@ fn ms_since(started: Instant) -> f64 {
 fn print_profile(part: &str, steps: &[(&str, &[f64])]) {
     let total: f64 = steps.iter().map(|(_, ms)| ms.iter().sum::<f64>()).sum();
     for (step, ms) in steps {
-        println!(
-            "| {part} | {step} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.0}% |",
-            ms.len(),
-            mean(ms),
-            percentile(ms, 50.0),
-            percentile(ms, 99.0),
-            100.0 * ms.iter().sum::<f64>() / total
-        );
+        profile_row(part, step, ms, Some(ms.iter().sum::<f64>() / total));
     }
+}
+
+/// One row of the profile table; `share` of the part's time when it has one.
+fn profile_row(part: &str, step: &str, ms: &[f64], share: Option<f64>) {
+    let share = share.map_or("".to_owned(), |s| format!("{:.0}%", 100.0 * s));
+    println!(
+        "| {part} | {step} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {share} |",
+        ms.len(),
+        mean(ms),
+        percentile(ms, 50.0),
+        percentile(ms, 99.0),
+    );
 }
 
 /// How long the sweeper binary may take to start, or to answer its one event, before the bench
@@ -988,11 +993,12 @@ async fn main() -> anyhow::Result<()> {
     ];
     // How busy the sweep's call slots were: the time timers spent in claim, call and record,
     // over the drain time times the calls allowed in flight.
+    let concurrency = app.settings.sweep.concurrency;
     let slots_busy = drain_steps[1..]
         .iter()
         .map(|(_, ms)| ms.iter().sum::<f64>())
         .sum::<f64>()
-        / (drain_s * 1000.0 * app.settings.sweep.concurrency as f64);
+        / (drain_s * 1000.0 * concurrency as f64);
 
     // 4. Fresh timers while a backlog drains.
     let app = TestApp::on_endpoint(&endpoint, |_| {}).await;
@@ -1019,15 +1025,10 @@ async fn main() -> anyhow::Result<()> {
         memory = Some(sweep_memory(&sweeper, &app, &endpoint, scale.memory_timers).await?);
     }
     let ready = sorted(starts.iter().map(|s| s.ready).collect());
-    // Per start: exec and runtime, then settings and store client, then the rest to ready.
+    // Each start in two phases of the same process, and the exec part of the first phase
+    // as a separate process stopped at its first line showed it.
     let start_phases = [
-        sorted(starts.iter().map(|s| s.first_line_exit).collect()),
-        sorted(
-            starts
-                .iter()
-                .filter_map(|s| Some(s.store_client? - s.first_line_exit))
-                .collect(),
-        ),
+        sorted(starts.iter().filter_map(|s| s.store_client).collect()),
         sorted(
             starts
                 .iter()
@@ -1035,6 +1036,7 @@ async fn main() -> anyhow::Result<()> {
                 .collect(),
         ),
     ];
+    let first_line_exit = sorted(starts.iter().map(|s| s.first_line_exit).collect());
     let sizes: Vec<(String, Option<u64>)> = function_names()?
         .into_iter()
         .map(|name| {
@@ -1210,34 +1212,36 @@ async fn main() -> anyhow::Result<()> {
             ],
         );
     }
-    if !ready.is_empty() {
-        print_profile(
-            &format!("sweeper cold start, {} runs", ready.len()),
-            &[
-                (
-                    "exec, async runtime, logging (a start stopped at its first line, to its exit)",
-                    &start_phases[0],
-                ),
-                (
-                    "settings and DynamoDB client (to its first log line)",
-                    &start_phases[1],
-                ),
-                (
-                    "HTTP client, Lambda runtime client (to its first request for work)",
-                    &start_phases[2],
-                ),
-            ],
-        );
-    }
     let backlog_part = format!("backlog of {}", scale.backlog);
     let steps: Vec<(&str, &[f64])> = drain_steps
         .iter()
         .map(|(step, ms)| (*step, ms.as_slice()))
         .collect();
     print_profile(&backlog_part, &steps);
+    if !ready.is_empty() {
+        let part = format!("sweeper cold start, {} runs", ready.len());
+        print_profile(
+            &part,
+            &[
+                (
+                    "spawn to DynamoDB client built (its first log line)",
+                    &start_phases[0],
+                ),
+                (
+                    "then HTTP client, Lambda runtime client, first request for work",
+                    &start_phases[1],
+                ),
+            ],
+        );
+        profile_row(
+            &part,
+            "of the first phase: exec, async runtime, logging (a start stopped at its first line, to its exit)",
+            &first_line_exit,
+            None,
+        );
+    }
     println!(
-        "\nbacklog: the {} call slots were busy {:.0}% of the drain (claim, call and record).",
-        app.settings.sweep.concurrency,
+        "\nbacklog: the {concurrency} call slots were busy {:.0}% of the drain (claim, call and record).",
         100.0 * slots_busy
     );
 
@@ -1263,9 +1267,9 @@ async fn main() -> anyhow::Result<()> {
             "creates_in_process": {"insert": stats(&in_process.insert), "rest": stats(&in_process.rest)},
             "creates_in_process_memory_store": {"insert": stats(&in_memory.insert), "rest": stats(&in_memory.rest)},
             "sweeper_cold_start": {
-                "exec_runtime_logging": stats(&start_phases[0]),
-                "settings_store_client": stats(&start_phases[1]),
-                "http_client_runtime_client_to_ready": stats(&start_phases[2]),
+                "spawn_to_store_client": stats(&start_phases[0]),
+                "store_client_to_ready": stats(&start_phases[1]),
+                "first_line_exit": stats(&first_line_exit),
             },
             "backlog": {
                 "due_timers": stats(&drain_steps[0].1),
