@@ -488,6 +488,11 @@ impl TimerStore for TimedStore {
         self.timings.time("set_sweep_cursor", "", work).await
     }
 
+    async fn start_sweep_cursor(&self, minute: Minute) -> Result<(), StoreError> {
+        let work = self.inner.start_sweep_cursor(minute);
+        self.timings.time("start_sweep_cursor", "", work).await
+    }
+
     async fn record_hit(&self, hit: &PingHit) -> Result<(), StoreError> {
         self.timings
             .time("record_hit", "", self.inner.record_hit(hit))
