@@ -145,8 +145,26 @@ impl TestApp {
         create_table_if_missing(&client, &table).await.unwrap();
         let mut settings = test_settings(&table);
         tune(&mut settings);
-        let store: Arc<dyn TimerStore> =
-            Arc::new(DynamoStore::new(client.clone(), &table).with_retention(settings.retention));
+        let store = Self::dynamo_store(&client, &settings);
+        Self::over(client, settings, store)
+    }
+
+    /// This app with a store that reads due buckets at most `limit` timers a query, so every
+    /// sweep follows `LastEvaluatedKey` over pages.
+    pub fn with_page_limit(self, limit: i32) -> Self {
+        let store = Self::dynamo_store(&self.client, &self.settings).with_page_limit(limit);
+        Self {
+            clock: self.clock,
+            ..Self::over(self.client, self.settings, store)
+        }
+    }
+
+    fn dynamo_store(client: &aws_sdk_dynamodb::Client, settings: &Settings) -> DynamoStore {
+        DynamoStore::new(client.clone(), &settings.table).with_retention(settings.retention)
+    }
+
+    fn over(client: aws_sdk_dynamodb::Client, settings: Settings, store: DynamoStore) -> Self {
+        let store: Arc<dyn TimerStore> = Arc::new(store);
         Self {
             client,
             timers: Timers::new(store.clone(), settings.shards)

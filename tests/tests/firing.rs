@@ -1,10 +1,15 @@
 //! Timers fire: create → sweep → exactly one hit → the timer reads as fired; and the sweep's
 //! promises under concurrency, gaps, late writes, failing and hanging targets.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DurationRound, TimeDelta};
 use integration_tests::{Receiver, TestApp};
 use serde_json::json;
+use timers::domain::Minute;
+use timers::store::dynamo::DUE_INDEX;
 use timers::sweep::SweepReport;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -79,6 +84,74 @@ async fn two_sweepers_at_once_fire_each_timer_once() {
     let counts = receiver.hits_by_timer();
     assert_eq!(counts.len(), 200);
     assert!(counts.values().all(|&n| n == 1), "a timer was hit twice");
+}
+
+/// Timers a due-bucket query returns at most in the paging test.
+const PAGE: i32 = 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_bucket_read_over_many_pages_fires_every_timer_once() {
+    // 25 ends on a part page; 24 ends on a full one (some servers then send no
+    // LastEvaluatedKey, DynamoDB sends one and an empty page after it).
+    for count in [25, 24] {
+        let app = TestApp::start_with(|s| s.shards = 1)
+            .await
+            .with_page_limit(PAGE);
+        let receiver = Receiver::start().await;
+        let minute_start = app.now().duration_trunc(TimeDelta::minutes(1)).unwrap();
+        app.clock.set(minute_start);
+        // Five timers share each due time, so pages also end between equal `fire_at`s.
+        let mut created = BTreeSet::new();
+        for i in 0..count {
+            let t = app
+                .create(json!({"url": receiver.url(&format!("/ok/{i}")), "seconds": i % 5}))
+                .await;
+            created.insert(t["id"].as_str().unwrap().to_owned());
+        }
+        app.clock.advance(MINUTE);
+        let bucket = Minute::of(minute_start).bucket(0);
+
+        let first_page = app
+            .client
+            .query()
+            .table_name(&app.settings.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("#bucket = :bucket")
+            .expression_attribute_names("#bucket", "bucket")
+            .expression_attribute_values(":bucket", AttributeValue::S(bucket.clone()))
+            .limit(PAGE)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(first_page.items().len(), PAGE as usize, "the server pages");
+        assert!(first_page.last_evaluated_key.is_some(), "the server pages");
+
+        let listed = app
+            .store
+            .due_timers(&bucket, app.now().timestamp_millis())
+            .await
+            .unwrap();
+        let mut listed: Vec<String> = listed.into_iter().map(|d| d.id).collect();
+        listed.sort();
+        assert_eq!(
+            listed,
+            created.iter().cloned().collect::<Vec<_>>(),
+            "every page read once, count {count}"
+        );
+
+        let report = sweep(&app).await;
+        assert_eq!(
+            (report.found, report.fired, report.skipped),
+            (count as usize, count as usize, 0),
+            "{report:?}"
+        );
+        let counts = receiver.hits_by_timer();
+        assert_eq!(counts.keys().cloned().collect::<BTreeSet<_>>(), created);
+        assert!(counts.values().all(|&n| n == 1), "a timer was hit twice");
+        app.clock.advance(MINUTE);
+        assert_eq!(sweep(&app).await.found, 0, "every timer left the index");
+        assert_eq!(receiver.hits().len(), count as usize);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
