@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,6 +88,56 @@ pub async fn store_endpoint() -> String {
     endpoint
 }
 
+/// A Dynoxide server on 127.0.0.1 that keeps its data in an SQLite file, as the local stack's
+/// store does, and can be stopped and started again on the same file.
+pub struct FileStore {
+    pub endpoint: String,
+    path: PathBuf,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl FileStore {
+    /// Opens (or creates) the database at `path` and serves it on a free port.
+    pub async fn start(path: &std::path::Path) -> Self {
+        let db = dynoxide::Database::new(path.to_str().expect("a UTF-8 path"))
+            .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(dynoxide::server::serve_with_shutdown(listener, db, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            endpoint,
+            path: path.to_owned(),
+            stop,
+            server,
+        }
+    }
+
+    /// Stops the server and waits until the file is closed. Dynoxide keeps the database in
+    /// WAL mode, and SQLite deletes the `-wal` file only when the last connection closes: so
+    /// the log is there while the server runs and gone once the database is dropped.
+    pub async fn stop(self) {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        assert!(wal.exists(), "{} is open in WAL mode", self.path.display());
+        let _ = self.stop.send(());
+        tokio::time::timeout(DEADLINE, self.server)
+            .await
+            .expect("the store finishes its connections and stops")
+            .expect("the store's task ends")
+            .expect("the store ran without error");
+        wait_until("the store to close its SQLite file", || {
+            let closed = !wal.exists();
+            async move { closed }
+        })
+        .await;
+    }
+}
+
 /// The loopback networks tests allow as targets: every receiver listens on 127.0.0.1.
 pub const TEST_PRIVATE_TARGETS: &str = "127.0.0.0/8,::1/128";
 /// The Standard Webhooks secret test calls are signed with.
@@ -140,11 +191,19 @@ impl TestApp {
 
     /// A new table on the store server at `endpoint`.
     pub async fn on_endpoint(endpoint: &str, tune: impl FnOnce(&mut Settings)) -> Self {
-        let client = DynamoStore::client_for_endpoint(endpoint);
         let table = format!("timers-{}", uuid::Uuid::new_v4().simple());
-        create_table_if_missing(&client, &table).await.unwrap();
         let mut settings = test_settings(&table);
         tune(&mut settings);
+        Self::on_table(endpoint, settings).await
+    }
+
+    /// An app over `settings.table` on the store server at `endpoint`, creating the table only
+    /// if it is missing (as the local stack does at each start), e.g. after a store restart.
+    pub async fn on_table(endpoint: &str, settings: Settings) -> Self {
+        let client = DynamoStore::client_for_endpoint(endpoint);
+        create_table_if_missing(&client, &settings.table)
+            .await
+            .unwrap();
         let store = Self::dynamo_store(&client, &settings);
         Self::over(client, settings, store)
     }
