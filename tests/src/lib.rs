@@ -318,13 +318,23 @@ pub type HitHook = Arc<dyn Fn(usize) + Send + Sync>;
 struct Received {
     hits: Mutex<Vec<Hit>>,
     hook: Option<HitHook>,
+    hangs_ended: Mutex<Vec<Instant>>,
+}
+
+/// Notes when a `/hang/..` request ends: the server drops its handler once the caller hangs up.
+struct HangEnd(Arc<Received>);
+
+impl Drop for HangEnd {
+    fn drop(&mut self) {
+        self.0.hangs_ended.lock().unwrap().push(Instant::now());
+    }
 }
 
 /// A real HTTP server on 127.0.0.1 that records every request. What it answers depends on
 /// the path's first segment:
 /// `/ok/..` 200; `/status/{code}/..` that status; `/retry-after/{secs}/..` 503 with
 /// `Retry-After`; `/redirect/..` 302 to `/ok/..`; `/redirect-to/{host:port}/..` 302 to
-/// `http://{host:port}/ok/..`; `/hang/..` never answers.
+/// `http://{host:port}/ok/..`; `/hang/..` never answers (see [`Receiver::hangs_ended`]).
 pub struct Receiver {
     pub base: String,
     received: Arc<Received>,
@@ -371,6 +381,12 @@ impl Receiver {
 
     pub fn hits(&self) -> Vec<Hit> {
         self.received.hits.lock().unwrap().clone()
+    }
+
+    /// When each `/hang/..` request ended because its caller gave up and closed the
+    /// connection, in order.
+    pub fn hangs_ended(&self) -> Vec<Instant> {
+        self.received.hangs_ended.lock().unwrap().clone()
     }
 
     /// How many requests each timer id sent.
@@ -441,7 +457,10 @@ async fn receive(
             [("location", format!("/ok/{}", rest.join("/")))],
         )
             .into_response(),
-        ["hang", ..] => std::future::pending().await,
+        ["hang", ..] => {
+            let _end = HangEnd(received.clone());
+            std::future::pending().await
+        }
         _ => StatusCode::OK.into_response(),
     }
 }
