@@ -333,7 +333,8 @@ impl Drop for HangEnd {
 /// A real HTTP server on 127.0.0.1 that records every request. What it answers depends on
 /// the path's first segment:
 /// `/ok/..` 200; `/status/{code}/..` that status; `/retry-after/{secs}/..` 503 with
-/// `Retry-After`; `/redirect/..` 302 to `/ok/..`; `/redirect-to/{host:port}/..` 302 to
+/// `Retry-After`; `/retry-at/{epoch secs}/..` 429 with `Retry-After` as that HTTP date;
+/// `/redirect/..` 302 to `/ok/..`; `/redirect-to/{host:port}/..` 302 to
 /// `http://{host:port}/ok/..`; `/hang/..` never answers (see [`Receiver::hangs_ended`]).
 pub struct Receiver {
     pub base: String,
@@ -444,6 +445,21 @@ async fn receive(
             [("retry-after", secs.to_string())],
         )
             .into_response(),
+        ["retry-at", epoch_seconds, ..] => {
+            let at = epoch_seconds
+                .parse()
+                .ok()
+                .and_then(|secs| DateTime::from_timestamp(secs, 0))
+                .unwrap_or_default();
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(
+                    "retry-after",
+                    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+                )],
+            )
+                .into_response()
+        }
         ["redirect-to", authority, rest @ ..] => (
             StatusCode::FOUND,
             [(

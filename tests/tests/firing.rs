@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DurationRound, TimeDelta};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use integration_tests::{Receiver, TestApp};
 use serde_json::json;
 use timers::domain::Minute;
@@ -271,6 +271,59 @@ async fn a_target_answering_500_is_retried_and_failed_after_the_maximum() {
     assert_eq!(attempts, ["1", "2", "3"]);
     app.clock.advance(60 * MINUTE);
     assert_eq!((sweep(&app).await.found, receiver.hits().len()), (0, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_with_a_retry_after_date_is_not_called_again_before_that_date() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    // HTTP dates have whole seconds. The webhook turns the date into a wait with the system
+    // clock, so the call is made by a sweeper on the system clock, as in production.
+    let retry_at = DateTime::from_timestamp((Utc::now() + 10 * MINUTE).timestamp(), 0).unwrap();
+    let t = app
+        .create(json!({"url": receiver.url(&format!("/retry-at/{}/x", retry_at.timestamp()))}))
+        .await;
+    let id = t["id"].as_str().unwrap();
+
+    let first = app.sweeper_in_real_time().sweep(None).await.unwrap();
+    assert_eq!((first.claimed, first.retried), (1, 1), "{first:?}");
+    let view = app.get(id).await;
+    assert_eq!(
+        (view["status"].as_str(), view["attempts"].as_u64()),
+        (Some("pending"), Some(1))
+    );
+    assert_eq!(view["last_status"], 429);
+    let next_attempt = DateTime::parse_from_rfc3339(view["next_attempt_at"].as_str().unwrap())
+        .unwrap()
+        .to_utc();
+    assert!(
+        retry_at <= next_attempt && next_attempt < retry_at + MINUTE,
+        "waits until {retry_at}, not until {next_attempt}"
+    );
+    let stored = app
+        .store
+        .get_timer(&timers::domain::TimerId::parse(id).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.unwrap().fire_at,
+        next_attempt.timestamp_millis(),
+        "the view shows the stored retry time"
+    );
+
+    app.clock.set(retry_at - Duration::from_secs(1));
+    let early = sweep(&app).await;
+    assert_eq!((early.found, early.claimed), (0, 0), "{early:?}");
+    assert_eq!(receiver.hits().len(), 1, "not called again before the date");
+
+    app.clock.set(next_attempt);
+    assert_eq!(sweep(&app).await.claimed, 1);
+    let attempts: Vec<_> = receiver
+        .hits()
+        .into_iter()
+        .map(|h| h.attempt.unwrap())
+        .collect();
+    assert_eq!(attempts, ["1", "2"], "called again once the date came");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
