@@ -20,10 +20,19 @@ ensure_tools "moto[dynamodb,server]==$MOTO_VERSION" \
 logs=target/test-logs
 mkdir -p "$logs"
 
+# The smoke test is ignored by default (it needs the local stack); each runner has its own way
+# of running just that one.
+smoke_test=a_timer_created_over_http_fires_at_the_ping_target
 if command -v cargo-nextest >/dev/null; then
   run_tests() { cargo nextest run --no-fail-fast "$@"; }
+  run_ignored_smoke() {
+    cargo nextest run -p integration-tests --test local_stack --run-ignored only -E "test($smoke_test)"
+  }
 else
   run_tests() { cargo test --no-fail-fast "$@"; }
+  run_ignored_smoke() {
+    cargo test -p integration-tests --test local_stack -- --ignored --exact "$smoke_test"
+  }
 fi
 
 pids=()
@@ -66,7 +75,7 @@ if ! wait_for_port "$api_port" 1500; then
   exit 1
 fi
 if ! TIMERS_BASE_URL="http://127.0.0.1:$api_port" \
-  run_tests -p integration-tests --run-ignored only -E 'test(a_timer_created_over_http_fires_at_the_ping_target)'; then
+  run_ignored_smoke; then
   tail -50 "$logs/local-stack.log" >&2
   exit 1
 fi

@@ -283,7 +283,10 @@ pub fn decide(
     }
     let wait = backoff(attempt, settings.retry_base, settings.retry_max, jitter)
         .max(retry_after.unwrap_or_default().min(MAX_RETRY_AFTER));
-    let fire_at = at_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+    // Rounded up to the millisecond, as `at_ms` is rounded down: never before the time a
+    // `Retry-After` date asked for.
+    let wait_ms = i64::try_from(wait.as_nanos().div_ceil(1_000_000)).unwrap_or(i64::MAX);
+    let fire_at = at_ms.saturating_add(wait_ms);
     let bucket = match TimerId::parse(id) {
         Ok(id) => bucket_for(&id, fire_at, shards),
         Err(_) => Minute::containing(fire_at).bucket(0),
@@ -919,6 +922,23 @@ mod tests {
             matches!(&got, Outcome::Failed { status: None, error, .. } if error.contains("not called") && error.contains("loopback")),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn a_retry_after_date_is_never_retried_before_it() {
+        // The call ended 0.4 ms into the millisecond: a wait cut to whole milliseconds
+        // would retry at 12:01:59.999.
+        let now = at("2026-12-03T12:00:00.000400Z");
+        let busy = CallResult::Answered {
+            status: 429,
+            retry_after: crate::webhook::parse_retry_after("Thu, 03 Dec 2026 12:02:00 GMT", now),
+        };
+        match decide(&busy, ID, 1, now, &settings(), 4, 0.0) {
+            Outcome::Retry { fire_at, .. } => {
+                assert_eq!(fire_at, at("2026-12-03T12:02:00Z").timestamp_millis())
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

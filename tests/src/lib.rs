@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,6 +88,56 @@ pub async fn store_endpoint() -> String {
     endpoint
 }
 
+/// A Dynoxide server on 127.0.0.1 that keeps its data in an SQLite file, as the local stack's
+/// store does, and can be stopped and started again on the same file.
+pub struct FileStore {
+    pub endpoint: String,
+    path: PathBuf,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl FileStore {
+    /// Opens (or creates) the database at `path` and serves it on a free port.
+    pub async fn start(path: &std::path::Path) -> Self {
+        let db = dynoxide::Database::new(path.to_str().expect("a UTF-8 path"))
+            .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(dynoxide::server::serve_with_shutdown(listener, db, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            endpoint,
+            path: path.to_owned(),
+            stop,
+            server,
+        }
+    }
+
+    /// Stops the server and waits until the file is closed. Dynoxide keeps the database in
+    /// WAL mode, and SQLite deletes the `-wal` file only when the last connection closes: so
+    /// the log is there while the server runs and gone once the database is dropped.
+    pub async fn stop(self) {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        assert!(wal.exists(), "{} is open in WAL mode", self.path.display());
+        let _ = self.stop.send(());
+        tokio::time::timeout(DEADLINE, self.server)
+            .await
+            .expect("the store finishes its connections and stops")
+            .expect("the store's task ends")
+            .expect("the store ran without error");
+        wait_until("the store to close its SQLite file", || {
+            let closed = !wal.exists();
+            async move { closed }
+        })
+        .await;
+    }
+}
+
 /// The loopback networks tests allow as targets: every receiver listens on 127.0.0.1.
 pub const TEST_PRIVATE_TARGETS: &str = "127.0.0.0/8,::1/128";
 /// The Standard Webhooks secret test calls are signed with.
@@ -140,13 +191,39 @@ impl TestApp {
 
     /// A new table on the store server at `endpoint`.
     pub async fn on_endpoint(endpoint: &str, tune: impl FnOnce(&mut Settings)) -> Self {
-        let client = DynamoStore::client_for_endpoint(endpoint);
         let table = format!("timers-{}", uuid::Uuid::new_v4().simple());
-        create_table_if_missing(&client, &table).await.unwrap();
         let mut settings = test_settings(&table);
         tune(&mut settings);
-        let store: Arc<dyn TimerStore> =
-            Arc::new(DynamoStore::new(client.clone(), &table).with_retention(settings.retention));
+        Self::on_table(endpoint, settings).await
+    }
+
+    /// An app over `settings.table` on the store server at `endpoint`, creating the table only
+    /// if it is missing (as the local stack does at each start), e.g. after a store restart.
+    pub async fn on_table(endpoint: &str, settings: Settings) -> Self {
+        let client = DynamoStore::client_for_endpoint(endpoint);
+        create_table_if_missing(&client, &settings.table)
+            .await
+            .unwrap();
+        let store = Self::dynamo_store(&client, &settings);
+        Self::over(client, settings, store)
+    }
+
+    /// This app with a store that reads due buckets at most `limit` timers a query, so every
+    /// sweep follows `LastEvaluatedKey` over pages.
+    pub fn with_page_limit(self, limit: i32) -> Self {
+        let store = Self::dynamo_store(&self.client, &self.settings).with_page_limit(limit);
+        Self {
+            clock: self.clock,
+            ..Self::over(self.client, self.settings, store)
+        }
+    }
+
+    fn dynamo_store(client: &aws_sdk_dynamodb::Client, settings: &Settings) -> DynamoStore {
+        DynamoStore::new(client.clone(), &settings.table).with_retention(settings.retention)
+    }
+
+    fn over(client: aws_sdk_dynamodb::Client, settings: Settings, store: DynamoStore) -> Self {
+        let store: Arc<dyn TimerStore> = Arc::new(store);
         Self {
             client,
             timers: Timers::new(store.clone(), settings.shards)
@@ -241,13 +318,24 @@ pub type HitHook = Arc<dyn Fn(usize) + Send + Sync>;
 struct Received {
     hits: Mutex<Vec<Hit>>,
     hook: Option<HitHook>,
+    hangs_ended: Mutex<Vec<Instant>>,
+}
+
+/// Notes when a `/hang/..` request ends: the server drops its handler once the caller hangs up.
+struct HangEnd(Arc<Received>);
+
+impl Drop for HangEnd {
+    fn drop(&mut self) {
+        self.0.hangs_ended.lock().unwrap().push(Instant::now());
+    }
 }
 
 /// A real HTTP server on 127.0.0.1 that records every request. What it answers depends on
 /// the path's first segment:
 /// `/ok/..` 200; `/status/{code}/..` that status; `/retry-after/{secs}/..` 503 with
-/// `Retry-After`; `/redirect/..` 302 to `/ok/..`; `/redirect-to/{host:port}/..` 302 to
-/// `http://{host:port}/ok/..`; `/hang/..` never answers.
+/// `Retry-After`; `/retry-at/{epoch secs}/..` 429 with `Retry-After` as that HTTP date;
+/// `/redirect/..` 302 to `/ok/..`; `/redirect-to/{host:port}/..` 302 to
+/// `http://{host:port}/ok/..`; `/hang/..` never answers (see [`Receiver::hangs_ended`]).
 pub struct Receiver {
     pub base: String,
     received: Arc<Received>,
@@ -294,6 +382,12 @@ impl Receiver {
 
     pub fn hits(&self) -> Vec<Hit> {
         self.received.hits.lock().unwrap().clone()
+    }
+
+    /// When each `/hang/..` request ended because its caller gave up and closed the
+    /// connection, in order.
+    pub fn hangs_ended(&self) -> Vec<Instant> {
+        self.received.hangs_ended.lock().unwrap().clone()
     }
 
     /// How many requests each timer id sent.
@@ -351,6 +445,21 @@ async fn receive(
             [("retry-after", secs.to_string())],
         )
             .into_response(),
+        ["retry-at", epoch_seconds, ..] => {
+            let at = epoch_seconds
+                .parse()
+                .ok()
+                .and_then(|secs| DateTime::from_timestamp(secs, 0))
+                .unwrap_or_default();
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(
+                    "retry-after",
+                    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+                )],
+            )
+                .into_response()
+        }
         ["redirect-to", authority, rest @ ..] => (
             StatusCode::FOUND,
             [(
@@ -364,7 +473,10 @@ async fn receive(
             [("location", format!("/ok/{}", rest.join("/")))],
         )
             .into_response(),
-        ["hang", ..] => std::future::pending().await,
+        ["hang", ..] => {
+            let _end = HangEnd(received.clone());
+            std::future::pending().await
+        }
         _ => StatusCode::OK.into_response(),
     }
 }

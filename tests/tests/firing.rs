@@ -1,10 +1,15 @@
 //! Timers fire: create → sweep → exactly one hit → the timer reads as fired; and the sweep's
 //! promises under concurrency, gaps, late writes, failing and hanging targets.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use integration_tests::{Receiver, TestApp};
 use serde_json::json;
+use timers::domain::Minute;
+use timers::store::dynamo::DUE_INDEX;
 use timers::sweep::SweepReport;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -79,6 +84,74 @@ async fn two_sweepers_at_once_fire_each_timer_once() {
     let counts = receiver.hits_by_timer();
     assert_eq!(counts.len(), 200);
     assert!(counts.values().all(|&n| n == 1), "a timer was hit twice");
+}
+
+/// Timers a due-bucket query returns at most in the paging test.
+const PAGE: i32 = 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_bucket_read_over_many_pages_fires_every_timer_once() {
+    // 25 ends on a part page; 24 ends on a full one (some servers then send no
+    // LastEvaluatedKey, DynamoDB sends one and an empty page after it).
+    for count in [25, 24] {
+        let app = TestApp::start_with(|s| s.shards = 1)
+            .await
+            .with_page_limit(PAGE);
+        let receiver = Receiver::start().await;
+        let minute_start = app.now().duration_trunc(TimeDelta::minutes(1)).unwrap();
+        app.clock.set(minute_start);
+        // Five timers share each due time, so pages also end between equal `fire_at`s.
+        let mut created = BTreeSet::new();
+        for i in 0..count {
+            let t = app
+                .create(json!({"url": receiver.url(&format!("/ok/{i}")), "seconds": i % 5}))
+                .await;
+            created.insert(t["id"].as_str().unwrap().to_owned());
+        }
+        app.clock.advance(MINUTE);
+        let bucket = Minute::of(minute_start).bucket(0);
+
+        let first_page = app
+            .client
+            .query()
+            .table_name(&app.settings.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("#bucket = :bucket")
+            .expression_attribute_names("#bucket", "bucket")
+            .expression_attribute_values(":bucket", AttributeValue::S(bucket.clone()))
+            .limit(PAGE)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(first_page.items().len(), PAGE as usize, "the server pages");
+        assert!(first_page.last_evaluated_key.is_some(), "the server pages");
+
+        let listed = app
+            .store
+            .due_timers(&bucket, app.now().timestamp_millis())
+            .await
+            .unwrap();
+        let mut listed: Vec<String> = listed.into_iter().map(|d| d.id).collect();
+        listed.sort();
+        assert_eq!(
+            listed,
+            created.iter().cloned().collect::<Vec<_>>(),
+            "every page read once, count {count}"
+        );
+
+        let report = sweep(&app).await;
+        assert_eq!(
+            (report.found, report.fired, report.skipped),
+            (count as usize, count as usize, 0),
+            "{report:?}"
+        );
+        let counts = receiver.hits_by_timer();
+        assert_eq!(counts.keys().cloned().collect::<BTreeSet<_>>(), created);
+        assert!(counts.values().all(|&n| n == 1), "a timer was hit twice");
+        app.clock.advance(MINUTE);
+        assert_eq!(sweep(&app).await.found, 0, "every timer left the index");
+        assert_eq!(receiver.hits().len(), count as usize);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,6 +271,59 @@ async fn a_target_answering_500_is_retried_and_failed_after_the_maximum() {
     assert_eq!(attempts, ["1", "2", "3"]);
     app.clock.advance(60 * MINUTE);
     assert_eq!((sweep(&app).await.found, receiver.hits().len()), (0, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_with_a_retry_after_date_is_not_called_again_before_that_date() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    // HTTP dates have whole seconds. The webhook turns the date into a wait with the system
+    // clock, so the call is made by a sweeper on the system clock, as in production.
+    let retry_at = DateTime::from_timestamp((Utc::now() + 10 * MINUTE).timestamp(), 0).unwrap();
+    let t = app
+        .create(json!({"url": receiver.url(&format!("/retry-at/{}/x", retry_at.timestamp()))}))
+        .await;
+    let id = t["id"].as_str().unwrap();
+
+    let first = app.sweeper_in_real_time().sweep(None).await.unwrap();
+    assert_eq!((first.claimed, first.retried), (1, 1), "{first:?}");
+    let view = app.get(id).await;
+    assert_eq!(
+        (view["status"].as_str(), view["attempts"].as_u64()),
+        (Some("pending"), Some(1))
+    );
+    assert_eq!(view["last_status"], 429);
+    let next_attempt = DateTime::parse_from_rfc3339(view["next_attempt_at"].as_str().unwrap())
+        .unwrap()
+        .to_utc();
+    assert!(
+        retry_at <= next_attempt && next_attempt < retry_at + MINUTE,
+        "waits until {retry_at}, not until {next_attempt}"
+    );
+    let stored = app
+        .store
+        .get_timer(&timers::domain::TimerId::parse(id).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.unwrap().fire_at,
+        next_attempt.timestamp_millis(),
+        "the view shows the stored retry time"
+    );
+
+    app.clock.set(retry_at - Duration::from_secs(1));
+    let early = sweep(&app).await;
+    assert_eq!((early.found, early.claimed), (0, 0), "{early:?}");
+    assert_eq!(receiver.hits().len(), 1, "not called again before the date");
+
+    app.clock.set(next_attempt);
+    assert_eq!(sweep(&app).await.claimed, 1);
+    let attempts: Vec<_> = receiver
+        .hits()
+        .into_iter()
+        .map(|h| h.attempt.unwrap())
+        .collect();
+    assert_eq!(attempts, ["1", "2"], "called again once the date came");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use integration_tests::{start_drip_server, store_endpoint, Receiver, StoreProxy, TestApp};
+use chrono::{DateTime, Utc};
+use integration_tests::{
+    start_drip_server, store_endpoint, wait_until, Receiver, StoreProxy, TestApp,
+};
 use serde_json::json;
 use timers::domain::{Minute, Timer, TimerId};
 use timers::error::StoreError;
@@ -334,10 +337,36 @@ async fn the_claim_protects_against_a_stale_index() {
     assert_eq!(receiver.hits_by_timer().get(&id_of(&fresh)), Some(&1));
 }
 
+/// Calls before a timer whose target keeps failing is failed, in the misbehaving-targets test.
+const FEW_ATTEMPTS: u32 = 3;
+
+/// A timer as `GET /timers/{id}` shows it: status, attempts, last status, last error.
+async fn state(app: &TestApp, timer: &serde_json::Value) -> (String, u64, Option<u64>, String) {
+    let view = app.get(&id_of(timer)).await;
+    (
+        view["status"].as_str().unwrap().to_owned(),
+        view["attempts"].as_u64().unwrap(),
+        view["last_status"].as_u64(),
+        view["last_error"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+fn time_of(view: &serde_json::Value, field: &str) -> DateTime<Utc> {
+    let at = view[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field}: {view}"));
+    DateTime::parse_from_rfc3339(at).unwrap().to_utc()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misbehaving_targets_end_in_their_documented_state_and_healthy_ones_fire() {
-    let app = TestApp::start_with(|s| s.shards = 1).await;
+    let app = TestApp::start_with(|s| {
+        s.shards = 1;
+        s.sweep.max_attempts = FEW_ATTEMPTS;
+    })
+    .await;
     let receiver = Receiver::start().await;
+    let elsewhere = Receiver::start().await;
     let drip = start_drip_server().await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let refused = format!("http://{}/x", closed.local_addr().unwrap());
@@ -351,8 +380,9 @@ async fn misbehaving_targets_end_in_their_documented_state_and_healthy_ones_fire
     let busy = app
         .create(json!({"url": receiver.url("/retry-after/120/x")}))
         .await;
+    let authority = elsewhere.base.trim_start_matches("http://");
     let moved = app
-        .create(json!({"url": receiver.url("/redirect/x")}))
+        .create(json!({"url": receiver.url(&format!("/redirect-to/{authority}/x"))}))
         .await;
     let nobody = app.create(json!({"url": refused})).await;
     let mut healthy = Vec::new();
@@ -364,56 +394,141 @@ async fn misbehaving_targets_end_in_their_documented_state_and_healthy_ones_fire
     }
     app.clock.advance(MINUTE);
 
-    let report = app.sweeper().sweep(None).await.unwrap();
+    // The first sweep waits long for the hanging calls, so that the healthy ones have ample
+    // time to arrive while those are open however slow the store is (moto takes one request
+    // at a time).
+    let mut patient = app.settings.sweep.clone();
+    patient.timeouts.total = Duration::from_secs(20);
+    let first = app.sweeper_with(patient.clone()).sweep(None).await.unwrap();
     assert_eq!(
-        (report.fired, report.retried, report.failed),
+        (first.fired, first.retried, first.failed),
         (20, 5, 1),
-        "{report:?}"
+        "{first:?}"
     );
-
+    // Fired by this sweep, at its clock: each exactly the minute after it was due.
+    assert_eq!(first.lateness_ms, vec![60_000; 20], "{first:?}");
+    for id in &healthy {
+        let view = app.get(id).await;
+        assert_eq!(view["status"], "fired");
+        assert_eq!(
+            time_of(&view, "fired_at").timestamp_millis(),
+            app.now().timestamp_millis()
+        );
+    }
+    // And while the hanging call was still open: before the sweeper gave up on it.
+    wait_until("the sweeper to give up on the hanging target", || {
+        let ended = receiver.hangs_ended().len();
+        async move { ended == 1 }
+    })
+    .await;
+    let hang_ended = receiver.hangs_ended()[0];
     let hits = receiver.hits();
     let hang_started = hits
         .iter()
         .find(|h| h.path.starts_with("/hang"))
         .unwrap()
         .at;
-    let timeout = app.settings.sweep.timeouts.total;
+    let timeout = patient.timeouts.total;
+    let healthy_arrivals: Vec<_> = hits
+        .iter()
+        .filter(|h| h.path.starts_with("/ok"))
+        .map(|h| h.at)
+        .collect();
+    assert_eq!(healthy_arrivals.len(), 20);
     assert!(
-        hits.iter()
-            .filter(|h| h.path.starts_with("/ok"))
-            .all(|h| h.at < hang_started + timeout),
+        healthy_arrivals
+            .iter()
+            .all(|&at| at < hang_started + timeout && at < hang_ended),
         "a healthy call waited for a misbehaving one"
     );
-    for id in &healthy {
-        assert_eq!(app.get(id).await["status"], "fired");
-    }
-    let state = |view: serde_json::Value| {
-        (
-            view["status"].as_str().unwrap().to_owned(),
-            view["last_status"].as_u64(),
-            view["last_error"].as_str().unwrap_or_default().to_owned(),
-            view["next_attempt_in"].as_u64(),
-        )
-    };
-    let (status, code, err, _) = state(app.get(&id_of(&hang)).await);
-    assert_eq!((status.as_str(), code), ("pending", None));
-    assert!(err.contains("timed out"), "{err}");
-    let (status, _, err, _) = state(app.get(&id_of(&dripping)).await);
-    assert!(
-        status == "pending" && err.contains("timed out"),
-        "{status} {err}"
-    );
-    let (status, code, _, _) = state(app.get(&id_of(&error)).await);
-    assert_eq!((status.as_str(), code), ("pending", Some(500)));
-    let (status, code, _, next) = state(app.get(&id_of(&busy)).await);
-    assert_eq!((status.as_str(), code), ("pending", Some(503)));
-    assert!(next.unwrap() >= 120, "Retry-After honoured: {next:?}");
-    let (status, code, err, _) = state(app.get(&id_of(&moved)).await);
-    assert_eq!((status.as_str(), code), ("failed", Some(302)));
+
+    let (status, attempts, code, err) = state(&app, &moved).await;
+    assert_eq!((status.as_str(), attempts, code), ("failed", 1, Some(302)));
     assert!(err.contains("redirect"), "{err}");
-    let (status, code, err, _) = state(app.get(&id_of(&nobody)).await);
-    assert_eq!((status.as_str(), code), ("pending", None));
-    assert!(err.contains("connect"), "{err}");
+    let busy_view = app.get(&id_of(&busy)).await;
+    assert!(
+        busy_view["next_attempt_in"].as_u64().unwrap() >= 120,
+        "Retry-After honoured: {busy_view}"
+    );
+    assert_eq!(
+        app.sweeper().sweep(None).await.unwrap().claimed,
+        0,
+        "nothing is called again before its retry time"
+    );
+
+    // The retryable ones, with what each attempt leaves, are called until they fail.
+    let retryable = [
+        (&hang, None, "timed out"),
+        (&dripping, None, "timed out"),
+        (&error, Some(500), "target answered 500"),
+        (&busy, Some(503), "target answered 503"),
+        (&nobody, None, "connect"),
+    ];
+    assert_after_attempt(&app, &retryable, 1).await;
+    for attempt in 2..=FEW_ATTEMPTS {
+        let mut retry_times = Vec::new();
+        for (timer, ..) in retryable {
+            retry_times.push(time_of(&app.get(&id_of(timer)).await, "next_attempt_at"));
+        }
+        app.clock.set(retry_times.into_iter().max().unwrap());
+        let report = app.sweeper().sweep(None).await.unwrap();
+        let settled = if attempt < FEW_ATTEMPTS {
+            (0, 5, 0)
+        } else {
+            (0, 0, 5)
+        };
+        assert_eq!(
+            (report.fired, report.retried, report.failed),
+            settled,
+            "attempt {attempt}: {report:?}"
+        );
+        assert_after_attempt(&app, &retryable, attempt).await;
+    }
+
+    let calls = receiver.hits_by_timer();
+    for timer in [&hang, &error, &busy] {
+        assert_eq!(calls.get(&id_of(timer)), Some(&(FEW_ATTEMPTS as usize)));
+    }
+    assert_eq!(calls.get(&id_of(&moved)), Some(&1), "a redirect is final");
+    assert!(healthy.iter().all(|id| calls.get(id) == Some(&1)));
+    assert!(
+        elsewhere.hits().is_empty(),
+        "the redirect was followed: {:?}",
+        elsewhere.hits()
+    );
+    let calls_so_far = receiver.hits().len();
+    app.clock.advance(60 * MINUTE);
+    let later = app.sweeper().sweep(None).await.unwrap();
+    assert_eq!(
+        (later.found, receiver.hits().len()),
+        (0, calls_so_far),
+        "every timer is settled"
+    );
+}
+
+/// Checks each of `timers` (with the last status and error its target leaves) after call
+/// number `attempt`: pending before the last attempt, failed after it, giving up.
+async fn assert_after_attempt(
+    app: &TestApp,
+    timers: &[(&serde_json::Value, Option<u64>, &str)],
+    attempt: u32,
+) {
+    let last = attempt == FEW_ATTEMPTS;
+    for (timer, last_status, last_error) in timers {
+        let (status, attempts, code, err) = state(app, timer).await;
+        assert_eq!(
+            (status.as_str(), attempts, code),
+            (
+                if last { "failed" } else { "pending" },
+                u64::from(attempt),
+                *last_status
+            ),
+            "{err}"
+        );
+        assert!(err.contains(last_error), "{err}");
+        let gave_up = format!("gave up after {FEW_ATTEMPTS} attempts");
+        assert_eq!(err.contains(&gave_up), last, "{err}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

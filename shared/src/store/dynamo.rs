@@ -55,6 +55,7 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     retention: Duration,
+    page_limit: Option<i32>,
 }
 
 /// The attribute DynamoDB's time to live reads (epoch seconds): finished timers and ping hits
@@ -68,12 +69,20 @@ impl DynamoStore {
             client,
             table: table.into(),
             retention: Duration::from_secs(30 * 24 * 60 * 60),
+            page_limit: None,
         }
     }
 
     /// Keeps finished timers and ping hits for `retention` before the table's TTL deletes them.
     pub fn with_retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
+        self
+    }
+
+    /// Reads due buckets at most `limit` items a query, so tests can make a sweep follow
+    /// `LastEvaluatedKey` over several pages. Production sets no limit: DynamoDB pages by size.
+    pub fn with_page_limit(mut self, limit: i32) -> Self {
+        self.page_limit = Some(limit);
         self
     }
 
@@ -352,6 +361,7 @@ impl TimerStore for DynamoStore {
                 .expression_attribute_names("#fire_at", "fire_at")
                 .expression_attribute_values(":bucket", s(bucket))
                 .expression_attribute_values(":now", n(now))
+                .set_limit(self.page_limit)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
