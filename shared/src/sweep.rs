@@ -479,8 +479,9 @@ impl Sweeper {
         let poll = self.settings.poll;
         let stop = Arc::new(AtomicBool::new(false));
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
-        let mut owned: HashSet<String> = HashSet::new();
-        let mut tasks: JoinSet<(String, Step)> = JoinSet::new();
+        // Each timer this loop took on, with the due time it was listed at.
+        let mut owned: HashSet<(String, i64)> = HashSet::new();
+        let mut tasks: JoinSet<(DueTimer, Step)> = JoinSet::new();
         loop {
             let now = self.clock.now();
             if now >= until || stop.load(Ordering::Relaxed) {
@@ -492,7 +493,7 @@ impl Sweeper {
             match self.list(minutes, horizon.timestamp_millis()).await {
                 Ok(due) => {
                     for timer in due {
-                        if owned.insert(timer.id.clone()) {
+                        if owned.insert((timer.id.clone(), timer.fire_at)) {
                             report.found += 1;
                             tasks.spawn(self.clone().fire_on_time(
                                 timer,
@@ -528,27 +529,33 @@ impl Sweeper {
         until: DateTime<Utc>,
         stop: Arc<AtomicBool>,
         permits: Arc<Semaphore>,
-    ) -> (String, Step) {
+    ) -> (DueTimer, Step) {
         // One millisecond past due, so the claim's `fire_at <= now` holds when we wake.
         let wait_ms = timer.fire_at + 1 - self.clock.now().timestamp_millis();
         if wait_ms > 0 {
             tokio::time::sleep(Duration::from_millis(wait_ms as u64)).await;
         }
         let Ok(_permit) = permits.acquire_owned().await else {
-            return (timer.id, Step::LeftForNextRun);
+            return (timer, Step::LeftForNextRun);
         };
         let step = self.fire_one(&timer, Some(until), &stop).await;
-        (timer.id, step)
+        (timer, step)
     }
 
+    /// Counts a finished task. A timer it could not claim stays taken for this due time: it was
+    /// fired meanwhile or another run's live lease holds it, and claiming it again at every look
+    /// would only fail again. A retry moves it to a new due time, which is looked at afresh; a
+    /// lease that runs out unused is taken back by the next run's sweep.
     fn settle(
         report: &mut SweepReport,
-        owned: &mut HashSet<String>,
-        done: Result<(String, Step), tokio::task::JoinError>,
+        owned: &mut HashSet<(String, i64)>,
+        done: Result<(DueTimer, Step), tokio::task::JoinError>,
     ) {
         match done {
-            Ok((id, step)) => {
-                owned.remove(&id);
+            Ok((timer, step)) => {
+                if step != Step::Skipped {
+                    owned.remove(&(timer.id, timer.fire_at));
+                }
                 report.count(step);
             }
             Err(e) => tracing::error!(error = %e, "a firing task failed"),

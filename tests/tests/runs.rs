@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use integration_tests::{Receiver, TestApp};
 use serde_json::json;
+use timers::config::Settings;
 use timers::domain::Minute;
 
 const HOUR: Duration = Duration::from_secs(60 * 60);
@@ -21,6 +22,14 @@ fn due_at(view: &serde_json::Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(view["due_at"].as_str().unwrap())
         .unwrap()
         .with_timezone(&Utc)
+}
+
+/// Calls one at a time, each giving up after a second (on `/hang` targets, exactly a second),
+/// and retries an hour later, so that no retry comes back within the test.
+fn one_slow_call_at_a_time(s: &mut Settings) {
+    s.sweep.concurrency = 1;
+    s.sweep.timeouts.total = Duration::from_secs(1);
+    s.sweep.retry_base = HOUR;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,10 +77,8 @@ async fn a_later_create_does_not_move_a_saved_cursor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timers_due_now_fire_while_the_runs_sweep_works_through_a_slow_backlog() {
     let app = TestApp::start_with(|s| {
+        one_slow_call_at_a_time(s);
         s.sweep.poll = Duration::from_millis(200);
-        s.sweep.concurrency = 1;
-        s.sweep.timeouts.total = Duration::from_secs(1);
-        s.sweep.retry_base = HOUR;
     })
     .await;
     let receiver = Receiver::start().await;
@@ -158,12 +165,7 @@ async fn two_overlapping_runs_call_each_timer_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadline_in_the_middle_of_a_sweep_records_what_started_and_leaves_the_rest() {
-    let app = TestApp::start_with(|s| {
-        s.sweep.concurrency = 1;
-        s.sweep.timeouts.total = Duration::from_secs(1);
-        s.sweep.retry_base = HOUR;
-    })
-    .await;
+    let app = TestApp::start_with(one_slow_call_at_a_time).await;
     let receiver = Receiver::start().await;
     app.clock.set(Utc::now() - Duration::from_secs(120));
     let mut ids = Vec::new();
@@ -205,4 +207,34 @@ async fn a_deadline_in_the_middle_of_a_sweep_records_what_started_and_leaves_the
     let by_timer = receiver.hits_by_timer();
     assert_eq!(by_timer.len(), 10, "every timer was called");
     assert!(by_timer.values().all(|&n| n == 1), "{by_timer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_does_not_try_again_and_again_to_claim_a_timer_another_run_is_calling() {
+    let app = TestApp::start_with(|s| {
+        s.sweep.poll = Duration::from_millis(100);
+        s.sweep.timeouts.total = Duration::from_secs(3);
+        s.sweep.retry_base = HOUR;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    app.clock.set(Utc::now());
+    let view = app
+        .create(json!({"url": receiver.url("/hang/slow"), "seconds": 1}))
+        .await;
+
+    // Both runs find the timer; one calls it (three seconds of hanging), the other must not
+    // send a claim at each of its looks (every 100 ms) while that call lasts.
+    let until = Utc::now() + Duration::from_secs(5);
+    let first = app.sweeper_in_real_time();
+    let second = app.sweeper_in_real_time();
+    let (a, b) = tokio::join!(first.run(until), second.run(until));
+    let (a, b) = (a.unwrap(), b.unwrap());
+
+    assert_eq!(a.claimed + b.claimed, 1, "{a:?} {b:?}");
+    assert!(
+        a.skipped + b.skipped <= 2,
+        "claims tried again: {a:?} {b:?}"
+    );
+    assert_eq!(receiver.hits_by_timer().get(&id_of(&view)), Some(&1));
 }
