@@ -20,18 +20,21 @@ ensure_tools "moto[dynamodb,server]==$MOTO_VERSION" \
 logs=target/test-logs
 mkdir -p "$logs"
 
-# The smoke test is ignored by default (it needs the local stack); each runner has its own way
-# of running just that one.
+# Every step selects tests from the whole workspace: `-p integration-tests` alone resolves
+# other features and would build the AWS SDK stack a second time. The smoke test is ignored by
+# default (it needs the local stack); each runner has its own way of running just that one.
 smoke_test=a_timer_created_over_http_fires_at_the_ping_target
 if command -v cargo-nextest >/dev/null; then
-  run_tests() { cargo nextest run --no-fail-fast "$@"; }
+  run_tests() { cargo nextest run --workspace --no-fail-fast "$@"; }
+  run_integration_tests() { run_tests -E 'package(integration-tests)'; }
   run_ignored_smoke() {
-    cargo nextest run -p integration-tests --test local_stack --run-ignored only -E "test($smoke_test)"
+    cargo nextest run --workspace --run-ignored only -E "package(integration-tests) & test($smoke_test)"
   }
 else
-  run_tests() { cargo test --no-fail-fast "$@"; }
+  run_tests() { cargo test --workspace --no-fail-fast "$@"; }
+  run_integration_tests() { run_tests --test '*'; }
   run_ignored_smoke() {
-    cargo test -p integration-tests --test local_stack -- --ignored --exact "$smoke_test"
+    cargo test --workspace --test local_stack -- --ignored --exact "$smoke_test"
   }
 fi
 
@@ -53,14 +56,14 @@ echo "== build" >&2
 cargo build --workspace --all-targets
 
 echo "== tests against Dynoxide" >&2
-run_tests --workspace
+run_tests
 
 echo "== integration tests against moto" >&2
 moto_port=$(free_port)
 setsid python3 tests/moto_server.py "$moto_port" > "$logs/moto.log" 2>&1 &
 pids+=($!)
 wait_for_port "$moto_port" 60
-TIMERS_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$moto_port" run_tests -p integration-tests
+TIMERS_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$moto_port" run_integration_tests
 
 echo "== end-to-end smoke test through the local stack" >&2
 api_port=$(free_port)
