@@ -12,7 +12,9 @@ async fn a_running_sweeper_fires_timers_created_during_its_run_at_their_due_time
     let app = TestApp::start_with(|s| s.sweep.poll = Duration::from_millis(200)).await;
     let receiver = Receiver::start().await;
     let sweeper = app.sweeper_in_real_time();
-    let until = Utc::now() + Duration::from_secs(8);
+    // Long past the last due time, so that slow creates on a loaded machine still leave the
+    // run time to fire them.
+    let until = Utc::now() + Duration::from_secs(20);
     let run = tokio::spawn(async move { sweeper.run(until).await });
 
     let mut due = Vec::new();
