@@ -61,7 +61,8 @@ pub struct SweepSettings {
     pub retry_max: Duration,
     /// `CALL_CONNECT_TIMEOUT_MS` (default 5000) and `CALL_TIMEOUT_MS` (default 15000).
     pub timeouts: CallTimeouts,
-    /// `FIRE_CONCURRENCY` (default 64): calls in flight at once per sweeper.
+    /// `FIRE_CONCURRENCY` (default 64): calls in flight at once in each of a run's two parts,
+    /// its sweep and its on-time loop, so a backlog never takes the slots of timers due now.
     pub concurrency: usize,
     /// `LEASE_MARGIN_MS` (default 30000): how much longer than `CALL_TIMEOUT_MS` a claim lasts.
     /// A sweeper that dies leaves its claims to be taken back once they run out. A call never
@@ -90,6 +91,13 @@ impl SweepSettings {
     /// in flight is never claimed again.
     pub fn lease(&self) -> Duration {
         self.timeouts.total + self.lease_margin
+    }
+
+    /// How long before its deadline an invocation stops claiming: time for the longest call
+    /// and the two store writes around it (the claim and the outcome, each taking at most
+    /// `store_write`), with a second to spare.
+    pub fn wind_down(&self, store_write: Duration) -> Duration {
+        self.timeouts.total + store_write * 2 + Duration::from_secs(1)
     }
 }
 

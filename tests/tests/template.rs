@@ -287,3 +287,49 @@ fn the_signing_secret_comes_from_secrets_manager_and_private_targets_are_off() {
     let private = &template["Globals"]["Function"]["Environment"]["Variables"]["PRIVATE_TARGETS"];
     assert_eq!(private.as_str(), Some("PrivateTargets"), "{private:?}");
 }
+
+#[test]
+fn the_sweepers_timeout_holds_a_whole_run_and_its_longest_last_call() {
+    let template = template();
+    let sweeper = &template["Resources"]["SweeperFunction"]["Properties"];
+    // The largest value a sweeper setting can take: a literal, or the bound of the parameter
+    // it names (`!Ref`: the YAML reader keeps the name and drops the tag).
+    let largest = |name: &str| -> Option<String> {
+        let value = &sweeper["Environment"]["Variables"][name];
+        match value.as_str() {
+            Some(parameter) => {
+                let bound = &template["Parameters"][parameter]["MaxValue"];
+                Some(
+                    bound
+                        .as_i64()
+                        .expect("a numeric parameter has a MaxValue")
+                        .to_string(),
+                )
+            }
+            None => value.as_i64().map(|v| v.to_string()),
+        }
+    };
+    let settings = timers::config::Settings::from_lookup(|name| match name {
+        "TABLE_NAME" => Some("timers".to_owned()),
+        "CALL_TIMEOUT_MS" | "SWEEP_RUN_SECONDS" => largest(name),
+        _ => None,
+    })
+    .unwrap()
+    .sweep;
+    let timeout = sweeper["Timeout"]
+        .as_i64()
+        .expect("the sweeper sets its Timeout");
+
+    // A run stops claiming at the earlier of its length and its deadline less the wind-down;
+    // a timeout shorter than both would cut the run short of the next trigger.
+    let needed = settings.run_for + settings.wind_down(timers::store::dynamo::OPERATION_TIMEOUT);
+    assert!(
+        std::time::Duration::from_secs(timeout as u64) >= needed,
+        "Timeout {timeout} s is shorter than a run ({:?}) plus its wind-down ({needed:?} in all)",
+        settings.run_for
+    );
+    assert!(
+        settings.run_for > std::time::Duration::from_secs(60),
+        "a run outlasts the one-minute schedule, so runs overlap"
+    );
+}

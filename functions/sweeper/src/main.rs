@@ -11,10 +11,6 @@ use timers::store::dynamo::{DynamoStore, OPERATION_TIMEOUT};
 use timers::sweep::{stop_claiming_at, SweepReport, Sweeper, SystemClock};
 use timers::webhook::HttpWebhook;
 
-/// Time kept back before the Lambda deadline beyond the longest call and the two store writes
-/// around it (the claim and the outcome, each at most `OPERATION_TIMEOUT`).
-const SPARE: Duration = Duration::from_secs(1);
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     timers::telemetry::init();
@@ -32,7 +28,7 @@ async fn main() -> Result<(), Error> {
         settings.shards,
     );
     let sweeper = &sweeper;
-    let keep_back = settings.sweep.timeouts.total + OPERATION_TIMEOUT * 2 + SPARE;
+    let keep_back = settings.sweep.wind_down(OPERATION_TIMEOUT);
     let run_for = settings.sweep.run_for;
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
