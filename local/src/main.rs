@@ -64,9 +64,7 @@ async fn store(db: PathBuf, port: u16, table: &str) -> anyhow::Result<()> {
     let server = tokio::spawn(dynoxide::server::serve_with_shutdown(
         listener,
         database,
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        },
+        stop_requested(),
     ));
     let endpoint = format!("http://127.0.0.1:{port}");
     let client = DynamoStore::client_for_endpoint(&endpoint);
@@ -103,6 +101,17 @@ async fn scheduler(invoke_url: &str, every: u64) -> anyhow::Result<()> {
             }
         });
     }
+}
+
+/// Ctrl-C, or the SIGTERM `local/run.sh` sends its processes when it stops.
+async fn stop_requested() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM can be handled");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("store stopping");
 }
 
 /// The event EventBridge sends on a schedule.
