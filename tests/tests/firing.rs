@@ -232,6 +232,37 @@ async fn a_timer_written_into_an_already_swept_minute_fires_on_the_next_sweep() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_created_in_the_current_minute_after_it_was_swept_fires_on_the_next_sweep() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let minute_start = app.now().duration_trunc(TimeDelta::minutes(1)).unwrap();
+    app.clock.set(minute_start + Duration::from_secs(20));
+    assert_eq!(
+        sweep(&app).await.found,
+        0,
+        "this minute was swept while empty"
+    );
+
+    // Created through the API ten seconds later, due five seconds after that: the same minute.
+    app.clock.advance(Duration::from_secs(10));
+    let view = app
+        .create(json!({"url": receiver.url("/ok/now"), "seconds": 5}))
+        .await;
+    let id = view["id"].as_str().unwrap().to_owned();
+    app.clock.advance(Duration::from_secs(6));
+    assert_eq!(Minute::of(app.now()), Minute::of(minute_start));
+
+    let report = sweep(&app).await;
+    assert_eq!((report.found, report.fired), (1, 1), "{report:?}");
+    assert_eq!(receiver.hits_by_timer().get(&id), Some(&1));
+    let view = app.get(&id).await;
+    assert_eq!(
+        (view["status"].as_str(), view["time_left"].as_u64()),
+        (Some("fired"), Some(0))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_answering_500_is_retried_and_failed_after_the_maximum() {
     let app = TestApp::start_with(|s| s.sweep.max_attempts = 3).await;
     let receiver = Receiver::start().await;
@@ -373,11 +404,26 @@ async fn a_refused_connection_is_retried() {
 async fn every_shard_of_a_busy_minute_is_swept() {
     let app = TestApp::start_with(|s| s.shards = 8).await;
     let receiver = Receiver::start().await;
+    let minute_start = app.now().duration_trunc(TimeDelta::minutes(1)).unwrap();
+    app.clock.set(minute_start);
     for i in 0..64 {
         app.create(json!({"url": receiver.url(&format!("/ok/{i}")), "seconds": 30}))
             .await;
     }
     app.clock.advance(MINUTE);
+
+    // The minute's timers are spread over its shards' bucket keys, not piled into one.
+    let mut per_shard = Vec::new();
+    for shard in 0..8 {
+        let bucket = Minute::of(minute_start).bucket(shard);
+        let listed = app.store.due_timers(&bucket, app.now().timestamp_millis());
+        per_shard.push(listed.await.unwrap().len());
+    }
+    assert_eq!(per_shard.iter().sum::<usize>(), 64, "{per_shard:?}");
+    assert!(
+        per_shard.iter().filter(|&&n| n > 0).count() > 4 && per_shard.iter().all(|&n| n <= 32),
+        "one shard holds most of the minute: {per_shard:?}"
+    );
     assert_eq!(sweep(&app).await.fired, 64);
     assert_eq!(receiver.hits_by_timer().len(), 64);
 }

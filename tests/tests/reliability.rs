@@ -366,7 +366,8 @@ async fn misbehaving_targets_end_in_their_documented_state_and_healthy_ones_fire
     })
     .await;
     let receiver = Receiver::start().await;
-    let elsewhere = Receiver::start().await;
+    // The redirect points at another address (127.0.0.2), which is never called.
+    let elsewhere = Receiver::start_on("127.0.0.2").await;
     let drip = start_drip_server().await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let refused = format!("http://{}/x", closed.local_addr().unwrap());
