@@ -40,6 +40,18 @@ wait_for_port() {
   done
 }
 
+# Waits until nothing listens on 127.0.0.1:$1 any more, for at most $2 seconds.
+wait_for_port_closed() {
+  local port=$1 deadline=$((SECONDS + $2))
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "something still listens on 127.0.0.1:$port after $2 s" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
 # Prints a TCP port that is free on 127.0.0.1 right now.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
