@@ -28,28 +28,22 @@ ensure_tools() {
   export PATH="$venv/bin:$PATH"
 }
 
-# Waits until something listens on 127.0.0.1:$1, for at most $2 seconds.
+# Waits until something listens on 127.0.0.1:$1 (with a third argument `closed`: until nothing
+# does any more), for at most $2 seconds.
 wait_for_port() {
-  local port=$1 deadline=$((SECONDS + $2))
-  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+  local port=$1 deadline=$((SECONDS + $2)) wanted=${3:-open}
+  until [ "$(port_state "$port")" = "$wanted" ]; do
     if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "nothing listens on 127.0.0.1:$port after $2 s" >&2
+      echo "127.0.0.1:$port is not $wanted after $2 s" >&2
       return 1
     fi
     sleep 0.2
   done
 }
 
-# Waits until nothing listens on 127.0.0.1:$1 any more, for at most $2 seconds.
-wait_for_port_closed() {
-  local port=$1 deadline=$((SECONDS + $2))
-  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "something still listens on 127.0.0.1:$port after $2 s" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
+# Prints `open` if something listens on 127.0.0.1:$1, else `closed`.
+port_state() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then echo open; else echo closed; fi
 }
 
 # Prints a TCP port that is free on 127.0.0.1 right now.

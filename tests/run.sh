@@ -89,8 +89,8 @@ run_stack_tests a_timer_created_over_http_fires_at_the_ping_target \
 # Stop it as Ctrl-C would (SIGTERM to its processes), then start it again on the same data.
 kill -- "-$stack" || true
 wait "$stack" || true
-wait_for_port_closed "$api_port" 60
-wait_for_port_closed "$store_port" 60
+wait_for_port "$api_port" 60 closed
+wait_for_port "$store_port" 60 closed
 start_stack
 run_stack_tests the_timer_set_before_the_restart_fires_after_it || stack_failed
 rm -rf "$data_dir"
