@@ -663,6 +663,10 @@ async fn cold_start(sweeper: &Path, endpoint: &str, table: &str) -> anyhow::Resu
     })
 }
 
+/// How long the invocation measured for memory works, as production runs do (sweep and
+/// on-time loop side by side), though shorter than their 70 s.
+const MEMORY_RUN_SECONDS: &str = "5";
+
 /// The sweeper binary's peak resident memory (`VmHWM`, KiB) after one invocation that fires
 /// `n` overdue timers at a receiver, and how many of them the receiver got.
 async fn sweep_memory(
@@ -676,6 +680,7 @@ async fn sweep_memory(
     let runtime = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = runtime.local_addr()?.to_string();
     let mut child = sweeper_command(sweeper, &address, endpoint, Some(&app.settings.table))
+        .env("SWEEP_RUN_SECONDS", MEMORY_RUN_SECONDS)
         .stdout(Stdio::null())
         .spawn()?;
     let (mut next, _) = tokio::time::timeout(SWEEPER_DEADLINE, runtime.accept()).await??;
@@ -1091,15 +1096,17 @@ async fn main() -> anyhow::Result<()> {
         unit: "s",
         measured: (scale.backlog >= FULL.backlog).then_some(drain_s),
     });
-    // Judged on the 90th percentile of the starts, not their median: most cold starts must be
-    // fast, not just the typical one.
-    targets.push(Target {
-        measure: "sweeper_cold_start",
-        statistic: "p90",
-        bound: Bound::AtMost(50.0),
-        unit: "ms",
-        measured: (!ready.is_empty()).then(|| percentile(&ready, 90.0)),
-    });
+    // Judged on the 90th percentile of the starts (most cold starts must be fast, not just the
+    // typical one) and on the slowest, so that no start over the bound goes unreported.
+    for (statistic, p) in [("p90", 90.0), ("max", 100.0)] {
+        targets.push(Target {
+            measure: "sweeper_cold_start",
+            statistic,
+            bound: Bound::AtMost(50.0),
+            unit: "ms",
+            measured: (!ready.is_empty()).then(|| percentile(&ready, p)),
+        });
+    }
     println!();
     println!("| measure | result | target |");
     println!("|---|---|---|");
@@ -1162,7 +1169,7 @@ async fn main() -> anyhow::Result<()> {
         None => "not run (no sweeper binary beside the bench)".to_owned(),
     };
     println!(
-        "| sweeper peak RSS, one invocation firing {} overdue timers | {memory_result} | |",
+        "| sweeper peak RSS, one {MEMORY_RUN_SECONDS} s run firing {} overdue timers | {memory_result} | |",
         scale.memory_timers
     );
     for (name, bytes) in &sizes {
@@ -1235,7 +1242,7 @@ async fn main() -> anyhow::Result<()> {
             "fresh_lateness_ms": {"p50": fresh_stats[0], "p99": fresh_stats[1], "max": fresh_stats[2]},
             "backlog_drain_s": fresh.drain_s,
         },
-        "sweeper_cold_start_ms": {"runs": ready.len(), "judged_on": "p90", "to_ready": stats(&ready)},
+        "sweeper_cold_start_ms": {"runs": ready.len(), "judged_on": ["p90", "max"], "to_ready": stats(&ready)},
         "sweeper_peak_rss": memory.map(|(kib, fired)| json!({"kib": kib, "timers": scale.memory_timers, "fired": fired})),
         "build_profile": PROFILE,
         "profile_ms": {
