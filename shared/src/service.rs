@@ -173,7 +173,7 @@ impl Timers {
     /// Keeps one hit of the ping target.
     pub async fn record_hit(&self, hit: &PingHit) -> Result<(), Error> {
         self.store.record_hit(hit).await?;
-        tracing::info!(ping_id = %hit.ping_id, timer_id = ?hit.timer_id, "ping hit recorded");
+        tracing::info!(ping_id = %hit.ping_id, timer_id = hit.timer_id.as_deref(), "ping hit recorded");
         Ok(())
     }
 
