@@ -580,7 +580,8 @@ fn parse_count(
             (None, None, Some(f)) if f < 0.0 => Err(refuse("not a negative one")),
             (None, None, Some(f)) if f.fract() != 0.0 => Err(refuse("not a fraction")),
             _ => Err(refuse(
-                "written without a decimal point or exponent: 10, not 10.0 or 1e1",
+                "written as a plain integer, with no sign, decimal point or exponent: 10, not \
+                 10.0, 1e1 or -0",
             )),
         },
         Some(serde_json::Value::String(_)) => Err(refuse("not a string: send 5, not \"5\"")),
@@ -646,6 +647,21 @@ mod tests {
         .unwrap();
         assert_eq!(t.delay_seconds(now()), 3600 + 300 + 3);
         assert_eq!(t.url.as_str(), "https://example.com/hook?a=1");
+    }
+
+    #[test]
+    fn a_url_is_kept_in_its_standard_form() {
+        for (written, kept) in [
+            ("HTTP://EXAMPLE.COM/X", "http://example.com/X"),
+            (
+                "https://example.com:443/a/./b/../c",
+                "https://example.com/a/c",
+            ),
+            ("http://bücher.example/", "http://xn--bcher-kva.example/"),
+        ] {
+            let t = parse(&format!(r#"{{"url": "{written}"}}"#)).unwrap();
+            assert_eq!(t.url.as_str(), kept, "{written}");
+        }
     }
 
     #[test]

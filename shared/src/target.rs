@@ -16,7 +16,7 @@ const CREATE_LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// An address a timer may not call, and what kind of address it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{ip} is a {kind} address")]
+#[error("{ip} is {} {kind} address", article(.kind))]
 pub struct Refused {
     pub ip: IpAddr,
     pub kind: &'static str,
@@ -44,7 +44,20 @@ fn forbidden_message(host: &str, refused: &Refused) -> String {
     if literal.parse::<IpAddr>().is_ok() {
         refused.to_string()
     } else {
-        format!("{host} resolves to a {} address", refused.kind)
+        format!(
+            "{host} resolves to {} {} address",
+            article(refused.kind),
+            refused.kind
+        )
+    }
+}
+
+/// "a" or "an", whichever goes before `kind` ("an unspecified", "an IPv4-mapped").
+fn article(kind: &str) -> &'static str {
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u', 'I']) {
+        "an"
+    } else {
+        "a"
     }
 }
 
@@ -299,6 +312,16 @@ mod tests {
         assert!(TargetPolicy::public_only()
             .check("127.0.0.1".parse().unwrap())
             .is_err());
+        let messages = ["0.0.0.0", "::ffff:10.0.0.1", "10.0.0.1"]
+            .map(|ip| policy.check(ip.parse().unwrap()).unwrap_err().to_string());
+        assert_eq!(
+            messages,
+            [
+                "0.0.0.0 is an unspecified (0.0.0.0/8) address",
+                "::ffff:10.0.0.1 is an IPv4-mapped special-purpose address",
+                "10.0.0.1 is a private (RFC 1918) address",
+            ]
+        );
         assert!(TargetPolicy::parse("").unwrap() == TargetPolicy::public_only());
         assert!(TargetPolicy::parse("localhost").is_err());
     }

@@ -135,6 +135,80 @@ async fn a_base64_encoded_body_is_decoded() {
     );
 }
 
+/// An API Gateway event whose body is `bytes`, base64-encoded as API Gateway sends a body
+/// that is not UTF-8 text.
+fn binary_event(method: &str, path: &str, headers: Value, bytes: &[u8]) -> String {
+    let mut event: Value = serde_json::from_str(&event(method, path, headers, Some(""), true))
+        .expect("an event is JSON");
+    event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
+    event.to_string()
+}
+
+#[tokio::test]
+async fn non_ascii_header_values_and_bodies_that_are_not_utf8_get_answers_not_errors() {
+    let app = TestApp::start().await;
+    let json_ct = "application/json";
+    let create = |headers: Value| {
+        request(&event(
+            "POST",
+            "/timers",
+            headers,
+            Some(r#"{"url": "http://example.com/", "seconds": 5}"#),
+            false,
+        ))
+    };
+    let accented = create(json!({"content-type": json_ct, "user-agent": "Benoît's client"}));
+    let (status, body) = parts(http_edge::create_timer(&app.timers, &accented, app.now()).await);
+    assert_eq!(
+        status, 201,
+        "a header the service does not read is not judged: {body}"
+    );
+    let accented_key = create(json!({"content-type": json_ct, "idempotency-key": "clé-1"}));
+    let (status, body) =
+        parts(http_edge::create_timer(&app.timers, &accented_key, app.now()).await);
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (400, &json!("Idempotency-Key")),
+        "{body}"
+    );
+
+    let not_utf8 = request(&binary_event(
+        "POST",
+        "/timers",
+        json!({"content-type": json_ct}),
+        b"{\"url\": \"http://example.com/\xff\xfe\", \"seconds\": 5}",
+    ));
+    let (status, body) = parts(http_edge::create_timer(&app.timers, &not_utf8, app.now()).await);
+    assert_eq!(
+        (status, &body["error"]["code"], &body["error"]["field"]),
+        (400, &json!("invalid_json"), &json!("body")),
+        "{body}"
+    );
+
+    let binary_hit = request(&binary_event(
+        "PUT",
+        "/timers/ping/binary",
+        json!({"content-type": "application/octet-stream", "x-timer-id": "café"}),
+        b"ok \xff\xfe",
+    ));
+    let (status, _) = parts(http_edge::ping(&app.timers, &binary_hit, app.now()).await);
+    assert_eq!(status, 200);
+    let list = request(&event(
+        "GET",
+        "/timers/ping/binary/hits",
+        json!({}),
+        None,
+        false,
+    ));
+    let (_, hits) = parts(http_edge::ping(&app.timers, &list, app.now()).await);
+    assert_eq!(hits["hits"][0]["body"], "ok \u{fffd}\u{fffd}", "{hits}");
+    assert_eq!(
+        hits["hits"][0]["timer_id"],
+        Value::Null,
+        "timer ids are ASCII: a header that is not is no timer id: {hits}"
+    );
+}
+
 #[tokio::test]
 async fn every_client_mistake_is_a_4xx_json_error_naming_the_field() {
     let app = TestApp::start().await;
