@@ -91,6 +91,8 @@ kill -- "-$stack" || true
 wait "$stack" || true
 wait_for_port "$api_port" 60 closed
 wait_for_port "$store_port" 60 closed
+TIMERS_STACK_STOPPED_AT=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+export TIMERS_STACK_STOPPED_AT
 start_stack
 run_stack_tests the_timer_set_before_the_restart_fires_after_it || stack_failed
 rm -rf "$data_dir"

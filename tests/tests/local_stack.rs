@@ -98,14 +98,15 @@ async fn a_timer_created_over_http_fires_at_the_ping_target() {
     stack.assert_one_hit(&target, &id).await;
 }
 
-/// Before the restart: a timer due well after the stack is stopped.
+/// Before the restart: a timer due well after the stack is stopped (45 s leaves a loaded
+/// machine time to finish the first tests and stop the stack).
 #[tokio::test]
 #[ignore = "needs the local stack; tests/run.sh runs this, restarts the stack, then the next"]
 async fn a_timer_is_set_to_fire_after_the_stack_restarts() {
     let stack = Stack::from_env();
     let target = stack.ping_target("restart");
 
-    let (location, created) = stack.create(json!({"url": target, "seconds": 20})).await;
+    let (location, created) = stack.create(json!({"url": target, "seconds": 45})).await;
     assert_eq!(stack.get(&location).await["status"], "pending");
 
     let handover = json!({"location": location, "target": target, "id": created["id"]});
@@ -125,6 +126,13 @@ async fn the_timer_set_before_the_restart_fires_after_it() {
     assert_eq!(
         (timer["attempts"].as_u64(), timer["time_left"].as_u64()),
         (Some(1), Some(0))
+    );
+    let time = |raw: &str| chrono::DateTime::parse_from_rfc3339(raw).expect(raw);
+    let stopped_at = std::env::var("TIMERS_STACK_STOPPED_AT")
+        .expect("TIMERS_STACK_STOPPED_AT says when the stack was stopped");
+    assert!(
+        time(timer["fired_at"].as_str().unwrap()) > time(&stopped_at),
+        "fired after the restart, not before the stop at {stopped_at}: {timer}"
     );
     let id = handover["id"].as_str().unwrap();
     stack
